@@ -1,0 +1,97 @@
+// Opens animus's database: the configured server, or the embedded default when no
+// DATABASE_URL is set. Either way the result is one `pg` Pool; callers never know which.
+import type pg from 'pg';
+import type { AnimusConfig } from '../config/index.js';
+import { type EmbeddedPostgres, startEmbedded } from './embedded.js';
+import { checkSchema, migrate, type PgmqMode } from './migrate.js';
+import { openPool } from './pool.js';
+
+/** An open database: the pool plus what kind of Postgres is behind it. */
+export interface Database {
+  readonly pool: pg.Pool;
+  readonly kind: 'server' | 'embedded';
+  /** host:port, for messages. */
+  readonly target: string;
+  /** The embedded server, when there is one (its URL lets other tools connect). */
+  readonly embedded: EmbeddedPostgres | undefined;
+  /** Whether cross-connection LISTEN/NOTIFY works (not on the embedded default). */
+  readonly supportsNotify: boolean;
+  /** Ends the pool and, if embedded, flushes and stops the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Apply pending migrations (default true); otherwise only check the schema. */
+  migrate?: boolean;
+  /** Skip the schema check entirely (for `migrate --status`, `doctor`). Default false. */
+  skipSchemaCheck?: boolean;
+  pgmq?: PgmqMode;
+  log?: (line: string) => void;
+  /** Embedded only: connections the socket server accepts (default 1). */
+  embeddedMaxConnections?: number;
+}
+
+/** Opens the configured database, migrates it (by default) and checks its schema. */
+export async function openDatabase(
+  config: AnimusConfig,
+  options: OpenDatabaseOptions = {},
+): Promise<Database> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url: string;
+  if (config.databaseUrl === undefined) {
+    embedded = await startEmbedded({
+      dataDir: config.dataDir,
+      ...(options.embeddedMaxConnections === undefined
+        ? {}
+        : { maxConnections: options.embeddedMaxConnections }),
+    });
+    url = embedded.url;
+  } else {
+    url = config.databaseUrl.reveal();
+  }
+  let closed = false;
+  try {
+    const handle = await openPool({
+      connectionString: url,
+      // PGlite runs one session; a second pooled connection would share it unsafely.
+      max: embedded === undefined ? config.db.poolMax : 1,
+      connectTimeoutMs: config.db.connectTimeoutMs,
+    });
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      try {
+        await handle.pool.end();
+      } finally {
+        await embedded?.stop();
+      }
+    };
+    try {
+      if (options.migrate !== false) {
+        await migrate(handle.pool, {
+          embeddingDimensions: config.embedding.dimensions,
+          ...(options.pgmq === undefined ? {} : { pgmq: options.pgmq }),
+          ...(options.log === undefined ? {} : { log: options.log }),
+        });
+      }
+      if (options.skipSchemaCheck !== true)
+        await checkSchema(handle.pool, config.embedding.dimensions);
+      await handle.registerVectorType();
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return {
+      pool: handle.pool,
+      kind: embedded === undefined ? 'server' : 'embedded',
+      target: handle.target,
+      embedded,
+      supportsNotify: embedded === undefined,
+      close,
+    };
+  } catch (err) {
+    if (!closed) await embedded?.stop().catch(() => {});
+    throw err;
+  }
+}

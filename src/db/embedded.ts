@@ -1,0 +1,122 @@
+// The embedded default: PGlite (Postgres in WASM) with pgvector, kept in a directory and
+// served on a loopback port by pglite-socket, so every other module talks to it with `pg`
+// exactly as to a server. PGlite is single-session: one process owns a data directory
+// (guarded by a lock file), and animus's pool uses a single connection to it.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { AnimusError } from '../errors/index.js';
+
+/** A running embedded database. */
+export interface EmbeddedPostgres {
+  /** `postgres://` URL of the loopback socket server. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stops the socket server, flushes and closes the database, releases the lock. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startEmbedded}. */
+export interface EmbeddedOptions {
+  /** Directory for the database files (`pgdata`) and the lock file; `undefined` = in memory. */
+  dataDir: string | undefined;
+  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /**
+   * Connections the socket server accepts at once. Default 1: PGlite runs one session, and the
+   * multiplexer cannot keep two clients' extended-protocol messages apart, so only one client
+   * should talk at a time. Raise it only for tools used one after another (psql, pgmq-js).
+   */
+  maxConnections?: number;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `<dir>/animus.lock` or throws naming the process that holds it. */
+function acquireLock(dir: string): () => void {
+  const path = join(dir, 'animus.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && processAlive(holder)) {
+        throw new AnimusError(
+          'DATABASE_LOCKED',
+          `the embedded database in ${dir} is in use by process ${holder}; ` +
+            'stop that process, or point this one at another ANIMUS_DATA_DIR or a Postgres server (DATABASE_URL)',
+        );
+      }
+      if (holder === process.pid) {
+        throw new AnimusError(
+          'DATABASE_LOCKED',
+          `the embedded database in ${dir} is already open in this process; share one Animus instance`,
+        );
+      }
+      // A lock left by a process that died: take it over.
+      rmSync(path, { force: true });
+    }
+  }
+  throw new AnimusError('DATABASE_LOCKED', `could not take the lock on ${dir}`);
+}
+
+/** Starts PGlite with pgvector on `dataDir` and serves it on 127.0.0.1. */
+export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  let release: () => void = () => {};
+  let pgdata: string | undefined;
+  if (options.dataDir !== undefined) {
+    mkdirSync(options.dataDir, { recursive: true });
+    release = acquireLock(options.dataDir);
+    pgdata = join(options.dataDir, 'pgdata');
+  }
+  let db: PGlite | undefined;
+  try {
+    db = await PGlite.create({ dataDir: pgdata, extensions: { vector } });
+    const server = new PGLiteSocketServer({
+      db,
+      host: '127.0.0.1',
+      port: options.port ?? 0,
+      maxConnections: options.maxConnections ?? 1,
+    });
+    await server.start();
+    const address = server.getServerConn();
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    const opened = db;
+    let stopped = false;
+    return {
+      url: `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+      host: '127.0.0.1',
+      port,
+      dataDir: options.dataDir ?? ':memory:',
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        try {
+          await server.stop();
+          await opened.close();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (err) {
+    await db?.close().catch(() => {});
+    release();
+    throw err;
+  }
+}

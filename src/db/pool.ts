@@ -1,0 +1,81 @@
+// The one `pg` Pool every module shares. Connecting is bounded by a timeout and fails with
+// the host and port named; pgvector's `vector` type is parsed into number arrays through a
+// per-pool type table (its OID is looked up once, not per connection).
+import pg from 'pg';
+import pgvector from 'pgvector';
+import { AnimusError } from '../errors/index.js';
+
+/** A pool plus what animus learned about its database. */
+export interface PoolOptions {
+  connectionString: string;
+  max: number;
+  connectTimeoutMs: number;
+  applicationName?: string;
+}
+
+/** Host and port of a connection string, for error messages (never the password). */
+export function describeTarget(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    const host = url.hostname || url.searchParams.get('host') || 'localhost';
+    return `${host}:${url.port || '5432'}`;
+  } catch {
+    return 'the configured server';
+  }
+}
+
+/** Type table for one pool: pg's defaults, plus pgvector's `vector` once its OID is known. */
+class PoolTypes {
+  vectorOid: number | undefined;
+
+  getTypeParser = ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === this.vectorOid && format !== 'binary') return (v: string) => pgvector.fromSql(v);
+    return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
+  }) as typeof pg.types.getTypeParser;
+}
+
+/** A `pg` Pool with animus's settings. */
+export interface AnimusPool {
+  readonly pool: pg.Pool;
+  readonly target: string;
+  /** Looks up pgvector's type OID (after migrations created it) so vectors parse to arrays. */
+  registerVectorType(): Promise<boolean>;
+}
+
+/** Creates the pool and proves it can connect, within the timeout. */
+export async function openPool(options: PoolOptions): Promise<AnimusPool> {
+  const types = new PoolTypes();
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: options.applicationName ?? 'animus',
+    types,
+  });
+  // An idle client that errors (server restart) must not crash the process; the pool drops it.
+  pool.on('error', () => {});
+  const target = describeTarget(options.connectionString);
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new AnimusError(
+      'DATABASE_UNAVAILABLE',
+      `cannot connect to Postgres at ${target} within ${options.connectTimeoutMs} ms: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return {
+    pool,
+    target,
+    async registerVectorType() {
+      const { rows } = await pool.query<{ oid: number }>(
+        "SELECT oid::int AS oid FROM pg_type WHERE typname = 'vector' ORDER BY oid LIMIT 1",
+      );
+      types.vectorOid = rows[0]?.oid;
+      return types.vectorOid !== undefined;
+    },
+  };
+}
