@@ -215,11 +215,7 @@ export function configFromEnv(env: Record<string, string | undefined>): AnimusCo
 
   const provider = get('EMBEDDING_PROVIDER');
   if (provider !== undefined && provider !== 'local' && provider !== 'openai') {
-    fail(
-      'EMBEDDING_PROVIDER',
-      `expected 'local' or 'openai', got '${provider}'`,
-      'EMBEDDING_PROVIDER=local',
-    );
+    fail('EMBEDDING_PROVIDER', `expected 'local' or 'openai', got '${provider}'`, 'EMBEDDING_PROVIDER=local');
   }
   const embedding: NonNullable<AnimusOptions['embedding']> = {};
   if (provider !== undefined) embedding.provider = provider;
@@ -227,14 +223,7 @@ export function configFromEnv(env: Record<string, string | undefined>): AnimusCo
   if (model !== undefined) embedding.model = model;
   const dims = get('EMBEDDING_DIMENSIONS');
   if (dims !== undefined) {
-    embedding.dimensions = parseIntVar(
-      'EMBEDDING_DIMENSIONS',
-      dims,
-      0,
-      1,
-      16000,
-      'EMBEDDING_DIMENSIONS=512',
-    );
+    embedding.dimensions = parseIntVar('EMBEDDING_DIMENSIONS', dims, 0, 1, 16000, 'EMBEDDING_DIMENSIONS=512');
   }
   options.embedding = embedding;
 
@@ -274,25 +263,14 @@ export function configFromEnv(env: Record<string, string | undefined>): AnimusCo
   const logLevel = get('LOG_LEVEL')?.toLowerCase();
   if (logLevel !== undefined) {
     if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
-      fail(
-        'LOG_LEVEL',
-        `expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`,
-        'LOG_LEVEL=info',
-      );
+      fail('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`, 'LOG_LEVEL=info');
     }
     options.logLevel = logLevel as LogLevel;
   }
 
   options.http = {
     host: get('ANIMUS_HTTP_HOST') ?? '127.0.0.1',
-    port: parseIntVar(
-      'ANIMUS_HTTP_PORT',
-      get('ANIMUS_HTTP_PORT'),
-      8080,
-      0,
-      65535,
-      'ANIMUS_HTTP_PORT=8080',
-    ),
+    port: parseIntVar('ANIMUS_HTTP_PORT', get('ANIMUS_HTTP_PORT'), 8080, 0, 65535, 'ANIMUS_HTTP_PORT=8080'),
     bodyLimitBytes: parseIntVar(
       'ANIMUS_HTTP_BODY_LIMIT',
       get('ANIMUS_HTTP_BODY_LIMIT'),
@@ -389,20 +367,10 @@ export function resolveConfig(options: AnimusOptions = {}): AnimusConfig {
       'EMBEDDING_DIMENSIONS=1536',
     );
   }
-  const positive = (
-    name: string,
-    v: number | undefined,
-    d: number,
-    min: number,
-    max: number,
-  ): number => {
+  const positive = (name: string, v: number | undefined, d: number, min: number, max: number): number => {
     const value = v ?? d;
     if (!Number.isInteger(value) || value < min || value > max) {
-      fail(
-        name,
-        `expected a whole number from ${min} to ${max}, got ${String(value)}`,
-        `${name}=${d}`,
-      );
+      fail(name, `expected a whole number from ${min} to ${max}, got ${String(value)}`, `${name}=${d}`);
     }
     return value;
   };

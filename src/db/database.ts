@@ -75,8 +75,7 @@ export async function openDatabase(
           ...(options.log === undefined ? {} : { log: options.log }),
         });
       }
-      if (options.skipSchemaCheck !== true)
-        await checkSchema(handle.pool, config.embedding.dimensions);
+      if (options.skipSchemaCheck !== true) await checkSchema(handle.pool, config.embedding.dimensions);
       await handle.registerVectorType();
     } catch (err) {
       await close();

@@ -48,10 +48,7 @@ export function loadMigrations(dir = defaultMigrationsDir()): Migration[] {
     const sql = readFileSync(join(dir, file), 'utf8');
     const version = Number.parseInt(file.slice(0, 4), 10);
     if (out.some((m) => m.version === version)) {
-      throw new AnimusError(
-        'MIGRATION_FAILED',
-        `two migrations share version ${version} (${file})`,
-      );
+      throw new AnimusError('MIGRATION_FAILED', `two migrations share version ${version} (${file})`);
     }
     const directives = new Set<string>();
     const requiresExtensions: string[] = [];
@@ -137,9 +134,7 @@ function checkApplied(applied: AppliedRow[], known: Migration[]): void {
 }
 
 async function availableExtension(client: pg.ClientBase, name: string): Promise<boolean> {
-  const { rowCount } = await client.query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [
-    name,
-  ]);
+  const { rowCount } = await client.query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [name]);
   return (rowCount ?? 0) > 0;
 }
 
@@ -190,10 +185,11 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<n
         try {
           if (inTx) await client.query('BEGIN');
           await client.query(sql);
-          await client.query(
-            'INSERT INTO animus_migrations (version, name, checksum) VALUES ($1, $2, $3)',
-            [m.version, m.name, m.checksum],
-          );
+          await client.query('INSERT INTO animus_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            m.checksum,
+          ]);
           if (inTx) await client.query('COMMIT');
         } catch (err) {
           if (inTx) await client.query('ROLLBACK').catch(() => {});
@@ -248,11 +244,7 @@ export async function migrationStatus(pool: pg.Pool, dir?: string): Promise<Migr
  * Start-up check: the schema is fully migrated by this build, and the stored embedding
  * dimension equals the configured one.
  */
-export async function checkSchema(
-  pool: pg.Pool,
-  embeddingDimensions: number,
-  dir?: string,
-): Promise<void> {
+export async function checkSchema(pool: pg.Pool, embeddingDimensions: number, dir?: string): Promise<void> {
   const status = await migrationStatus(pool, dir);
   const bad = status.find((s) => s.state === 'edited' || s.state === 'unknown');
   if (bad !== undefined) {

@@ -48,11 +48,7 @@ export class ValidationError extends AnimusError {
   /** The limit that was crossed, when there is one. */
   readonly limit: number | string | undefined;
 
-  constructor(
-    field: string,
-    message: string,
-    options?: { limit?: number | string; cause?: unknown },
-  ) {
+  constructor(field: string, message: string, options?: { limit?: number | string; cause?: unknown }) {
     super('VALIDATION_FAILED', `${field}: ${message}`, options);
     this.field = field;
     this.limit = options?.limit;

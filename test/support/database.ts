@@ -14,8 +14,7 @@ export const serverUrl: string | undefined = process.env.ANIMUS_TEST_DATABASE_UR
 /** Which database this run uses. */
 export const testKind: 'server' | 'embedded' = serverUrl === undefined ? 'embedded' : 'server';
 /** pgmq flavour for tests: ANIMUS_TEST_PGMQ=extension runs the conformance suite on the real one. */
-export const testPgmqMode: PgmqMode =
-  (process.env.ANIMUS_TEST_PGMQ as PgmqMode | undefined) ?? 'compat';
+export const testPgmqMode: PgmqMode = (process.env.ANIMUS_TEST_PGMQ as PgmqMode | undefined) ?? 'compat';
 
 /** A database for one test file. */
 export interface TestDatabase {

@@ -5,18 +5,14 @@ import pg from 'pg';
 export default async function setup(): Promise<void> {
   const url = process.env.ANIMUS_TEST_DATABASE_URL;
   if (url === undefined || url === '') {
-    console.log(
-      '\n[animus tests] database: embedded PGlite (set ANIMUS_TEST_DATABASE_URL for a server)\n',
-    );
+    console.log('\n[animus tests] database: embedded PGlite (set ANIMUS_TEST_DATABASE_URL for a server)\n');
     return;
   }
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
     const { rows } = await client.query<{ v: string }>('SHOW server_version');
-    console.log(
-      `\n[animus tests] database: Postgres server ${rows[0]?.v} at ${new URL(url).host}\n`,
-    );
+    console.log(`\n[animus tests] database: Postgres server ${rows[0]?.v} at ${new URL(url).host}\n`);
   } finally {
     await client.end().catch(() => {});
   }
