@@ -115,7 +115,8 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
   const requests: RecordedRequest[] = [];
   const failures: (FakeFailure & { left: number })[] = [];
   const waiters: { n: number; path: string | undefined; resolve: () => void }[] = [];
-  let embedder = (text: string, dims: number): number[] => fakeEmbedding(text, dims);
+  let embedder: (text: string, dims: number, model: string) => number[] = (text, dims) =>
+    fakeEmbedding(text, dims);
   let chatReply = options.chatReply ?? 'ok';
   let usage: FakeUsage = {};
   let delayMs = 0;
