@@ -3,6 +3,7 @@ export type { AnimusConfig, AnimusOptions, EmbeddingProvider, LogLevel } from '.
 export {
   configFromEnv,
   defaultDataDir,
+  ENV_VARIABLES,
   LOCAL_EMBEDDING_DIMENSIONS,
   LOCAL_EMBEDDING_MODEL,
   resolveConfig,
