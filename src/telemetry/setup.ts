@@ -1,0 +1,229 @@
+// OTel SDK setup for the animus service and CLI (the library itself only uses the API): OTLP
+// over HTTP (JSON) for traces, metrics and logs when an endpoint is configured, an optional
+// Prometheus reader for `GET /metrics`, resource `service.name` + version + instance id. SDK
+// packages are imported lazily so a library user never loads them. Start-up problems are
+// reported through the returned handle, never thrown into the service.
+import { randomUUID } from 'node:crypto';
+import { metrics, trace } from '@opentelemetry/api';
+import type { AnimusConfig } from '../config/index.js';
+import { ANIMUS_VERSION } from './instruments.js';
+import { setLogBridge } from './logger.js';
+import type { BridgedLogRecord } from './logger.js';
+import { CommonAttr, INSTRUMENTATION_SCOPE } from './names.js';
+import { setContentCapture } from './settings.js';
+
+/** Options of {@link initTelemetry}. */
+export interface InitTelemetryOptions {
+  /** Add a Prometheus reader; its text is served by `handle.metricsText()`. Default false. */
+  prometheus?: boolean;
+  /** Environment for the `OTEL_*` switches. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Metric export interval in ms. Default `OTEL_METRIC_EXPORT_INTERVAL`, else 60000. */
+  metricExportIntervalMs?: number;
+  /** `service.instance.id`. Default: a random UUID per process. */
+  instanceId?: string;
+}
+
+/** Which signals are exported over OTLP. */
+export interface ExportedSignals {
+  traces: boolean;
+  metrics: boolean;
+  logs: boolean;
+}
+
+/** The running telemetry setup. */
+export interface TelemetryHandle {
+  /** Signals sent over OTLP (all false when no endpoint is configured). */
+  readonly exporting: ExportedSignals;
+  /** `service.instance.id` of this process. */
+  readonly instanceId: string;
+  /** Prometheus text exposition of the current metrics; `undefined` without `prometheus`. */
+  readonly metricsText: (() => Promise<string>) | undefined;
+  /** Exports everything buffered so far. Never throws. */
+  forceFlush(): Promise<void>;
+  /** Flushes and stops the SDK; later calls do nothing. Never throws. */
+  shutdown(): Promise<void>;
+}
+
+const SIGNAL_PATH = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' } as const;
+const PER_SIGNAL_ENV = {
+  traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+  logs: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+} as const;
+const SELECTOR_ENV = {
+  traces: 'OTEL_TRACES_EXPORTER',
+  metrics: 'OTEL_METRICS_EXPORTER',
+  logs: 'OTEL_LOGS_EXPORTER',
+} as const;
+
+type Signal = keyof typeof SIGNAL_PATH;
+
+/**
+ * Where a signal is exported: `{}` means "let the exporter read its per-signal variable",
+ * `{ url }` an explicit URL from the config, `undefined` not exported.
+ */
+function exportTarget(
+  signal: Signal,
+  endpoint: string | undefined,
+  env: Record<string, string | undefined>,
+): { url?: string } | undefined {
+  const selector = env[SELECTOR_ENV[signal]]?.trim().toLowerCase();
+  if (selector !== undefined && selector.split(',').includes('none')) return undefined;
+  const perSignal = env[PER_SIGNAL_ENV[signal]]?.trim();
+  if (perSignal !== undefined && perSignal !== '') return {};
+  if (endpoint === undefined) return undefined;
+  return { url: `${endpoint.replace(/\/+$/, '')}/${SIGNAL_PATH[signal]}` };
+}
+
+// OTel log data model severity numbers (DEBUG, INFO, WARN, ERROR).
+const SEVERITY: Record<BridgedLogRecord['level'], number> = { debug: 5, info: 9, warn: 13, error: 17 };
+
+function logAttributes(record: BridgedLogRecord): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = { 'logger.name': record.name };
+  for (const [k, v] of Object.entries(record.fields)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+    else if (v !== undefined && v !== null) out[k] = JSON.stringify(v);
+  }
+  return out;
+}
+
+/**
+ * Sets up OpenTelemetry for the service: OTLP/HTTP exporters for traces, metrics and logs when
+ * `config.telemetry.otlpEndpoint` (`OTEL_EXPORTER_OTLP_ENDPOINT`) or a per-signal
+ * `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` is set; `OTEL_{TRACES,METRICS,LOGS}_EXPORTER=none`
+ * turns a signal off, `OTEL_SDK_DISABLED=true` all of them; sampler, batch sizes, headers and
+ * resource attributes follow the standard `OTEL_*` variables. Also applies
+ * `config.telemetry.captureContent`. With nothing to export and no Prometheus reader, no SDK
+ * is started and the handle does nothing.
+ */
+export async function initTelemetry(
+  config: AnimusConfig,
+  options: InitTelemetryOptions = {},
+): Promise<TelemetryHandle> {
+  const env = options.env ?? process.env;
+  const instanceId = options.instanceId ?? randomUUID();
+  setContentCapture(config.telemetry.captureContent);
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+  const endpoint = config.telemetry.otlpEndpoint;
+  const targets = {
+    traces: disabled ? undefined : exportTarget('traces', endpoint, env),
+    metrics: disabled ? undefined : exportTarget('metrics', endpoint, env),
+    logs: disabled ? undefined : exportTarget('logs', endpoint, env),
+  };
+  const exporting: ExportedSignals = {
+    traces: targets.traces !== undefined,
+    metrics: targets.metrics !== undefined,
+    logs: targets.logs !== undefined,
+  };
+  const prometheus = options.prometheus === true && !disabled;
+  if (!exporting.traces && !exporting.metrics && !exporting.logs && !prometheus) {
+    return {
+      exporting,
+      instanceId,
+      metricsText: undefined,
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    };
+  }
+
+  const [sdkNode, resources, traceBase, sdkMetrics, sdkLogs] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-metrics'),
+    import('@opentelemetry/sdk-logs'),
+  ]);
+
+  const spanProcessors = [];
+  if (targets.traces !== undefined) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    spanProcessors.push(new traceBase.BatchSpanProcessor(new OTLPTraceExporter(targets.traces)));
+  }
+  const metricReaders = [];
+  if (targets.metrics !== undefined) {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    const fromEnv = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
+    const interval = options.metricExportIntervalMs ?? (fromEnv > 0 ? fromEnv : 60_000);
+    metricReaders.push(
+      new sdkMetrics.PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(targets.metrics),
+        exportIntervalMillis: interval,
+        exportTimeoutMillis: Math.min(30_000, interval),
+      }),
+    );
+  }
+  let metricsText: (() => Promise<string>) | undefined;
+  if (prometheus) {
+    const { PrometheusExporter, PrometheusSerializer } = await import('@opentelemetry/exporter-prometheus');
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const serializer = new PrometheusSerializer();
+    metricReaders.push(reader);
+    metricsText = async () => {
+      const { resourceMetrics } = await reader.collect();
+      return serializer.serialize(resourceMetrics);
+    };
+  }
+  const logRecordProcessors = [];
+  if (targets.logs !== undefined) {
+    const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-http');
+    logRecordProcessors.push(
+      new sdkLogs.BatchLogRecordProcessor({ exporter: new OTLPLogExporter(targets.logs) }),
+    );
+  }
+
+  const sdk = new sdkNode.NodeSDK({
+    serviceName: config.telemetry.serviceName,
+    resource: resources.resourceFromAttributes({
+      [CommonAttr.serviceVersion]: ANIMUS_VERSION,
+      [CommonAttr.serviceInstanceId]: instanceId,
+    }),
+    // Explicit (possibly empty) lists: otherwise the SDK falls back to its own env defaults
+    // and would export to localhost:4318 even when nothing was configured.
+    spanProcessors,
+    metricReaders,
+    logRecordProcessors,
+  });
+  sdk.start();
+
+  let loggerProvider: { forceFlush(): Promise<void> } | undefined;
+  if (logRecordProcessors.length > 0) {
+    const { logs } = await import('@opentelemetry/api-logs');
+    const otelLogger = logs.getLogger(INSTRUMENTATION_SCOPE, ANIMUS_VERSION);
+    loggerProvider = logs.getLoggerProvider() as unknown as { forceFlush(): Promise<void> };
+    setLogBridge((record) => {
+      otelLogger.emit({
+        timestamp: record.time,
+        severityNumber: SEVERITY[record.level],
+        severityText: record.level.toUpperCase(),
+        body: record.msg,
+        attributes: logAttributes(record),
+        context: record.context,
+      });
+    });
+  }
+
+  type Flushable = { forceFlush?: () => Promise<void> };
+  const providers = (): Flushable[] => {
+    const tracerProvider = trace.getTracerProvider() as { getDelegate?: () => unknown };
+    const delegate = (tracerProvider.getDelegate?.() ?? tracerProvider) as Flushable;
+    return [delegate, metrics.getMeterProvider() as Flushable, loggerProvider ?? {}];
+  };
+  let stopped = false;
+  return {
+    exporting,
+    instanceId,
+    metricsText,
+    async forceFlush() {
+      await Promise.all(
+        providers().map((p) => (typeof p.forceFlush === 'function' ? p.forceFlush() : undefined)),
+      ).catch(() => {});
+    },
+    async shutdown() {
+      if (stopped) return;
+      stopped = true;
+      setLogBridge(undefined);
+      await sdk.shutdown().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,284 @@
+// Work-item telemetry: a PRODUCER span at submit whose context travels in the pgmq message
+// headers, a CONSUMER span per processing attempt that continues that trace (or links to it),
+// lifecycle changes as span events plus the `animus.work.transitions` counter, the
+// `animus.work.duration` histogram, and queue gauges fed by the work module. Never throws.
+import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Context, Link, Span } from '@opentelemetry/api';
+import { errorTypeOf } from './genai.js';
+import { animusInstruments, animusTracer, safely } from './instruments.js';
+import {
+  CommonAttr,
+  MESSAGING_SYSTEM,
+  MessagingAttr,
+  MetricName,
+  WORK_TRANSITION_EVENT,
+  WorkAttr,
+} from './names.js';
+import { extractTraceContext, injectTraceHeaders } from './propagation.js';
+import type { MessageHeaders } from './propagation.js';
+
+/** Identity of a work item as far as telemetry is concerned. */
+export interface WorkSpanOptions {
+  /** pgmq queue name (`messaging.destination.name`). */
+  queue: string;
+  /** `animus.work.type`. */
+  workType: string;
+  /** `animus.work.id`, when already known (it may be added later with `setWorkItem`). */
+  workId?: string;
+  /** `animus.work.dedup_key`, when the submit has one. */
+  dedupKey?: string;
+  /** Parent context. Default: the active context. */
+  parent?: Context;
+}
+
+/** The PRODUCER span of a submit. */
+export interface WorkProducerSpan {
+  readonly span: Span;
+  /** The context with this span active. */
+  readonly context: Context;
+  /** `traceparent`/`tracestate` (and any globally configured fields) for the pgmq message. */
+  readonly headers: MessageHeaders;
+  /** Adds the item id and pgmq message id once they exist. */
+  setWorkItem(ids: { workId?: string; messageId?: string | number | bigint }): void;
+  /** A lifecycle change (event + counter), e.g. `(undefined, 'queued')` or `(undefined, 'merged')`. */
+  transition(from: string | undefined, to: string): void;
+  /** Ends the span; with an error, records `error.type` and status ERROR. */
+  end(error?: unknown): void;
+}
+
+function span0(): Span {
+  return trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
+}
+
+function failSpan(span: Span, error: unknown): void {
+  span.setAttribute(CommonAttr.errorType, errorTypeOf(error));
+  if (error instanceof Error) span.recordException(error);
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: error instanceof Error ? error.message : String(error),
+  });
+}
+
+/**
+ * Starts the PRODUCER span `send {queue}` for a submit and returns the message headers that
+ * carry its context. Put `headers` into the pgmq message (`pgmq.send(queue, msg, headers)`),
+ * call `transition(undefined, 'queued' | 'merged')`, and `end()` after the transaction.
+ */
+export function startWorkSpan(options: WorkSpanOptions): WorkProducerSpan {
+  let span: Span;
+  let ctx: Context;
+  const parent = options.parent ?? otelContext.active();
+  try {
+    const attrs: Attributes = {
+      [MessagingAttr.system]: MESSAGING_SYSTEM,
+      [MessagingAttr.destinationName]: options.queue,
+      [MessagingAttr.operationType]: 'send',
+      [MessagingAttr.operationName]: 'send',
+      [WorkAttr.type]: options.workType,
+    };
+    if (options.workId !== undefined) attrs[WorkAttr.id] = options.workId;
+    if (options.dedupKey !== undefined) attrs[WorkAttr.dedupKey] = options.dedupKey;
+    span = animusTracer().startSpan(
+      `send ${options.queue}`,
+      { kind: SpanKind.PRODUCER, attributes: attrs },
+      parent,
+    );
+    ctx = trace.setSpan(parent, span);
+  } catch {
+    span = span0();
+    ctx = parent;
+  }
+  let ended = false;
+  return {
+    span,
+    context: ctx,
+    headers: injectTraceHeaders(ctx),
+    setWorkItem: (ids) =>
+      safely(() => {
+        if (ids.workId !== undefined) span.setAttribute(WorkAttr.id, ids.workId);
+        if (ids.messageId !== undefined) span.setAttribute(MessagingAttr.messageId, String(ids.messageId));
+      }),
+    transition: (from, to) => recordWorkLifecycle(span, from, to, options.workType),
+    end: (error) => {
+      if (ended) return;
+      ended = true;
+      safely(() => {
+        if (error !== undefined) failSpan(span, error);
+        span.end();
+      });
+    },
+  };
+}
+
+/** Identity of one processing attempt. */
+export interface WorkAttemptOptions {
+  queue: string;
+  workType: string;
+  workId: string;
+  /** `animus.work.attempt`, 1 for the first. */
+  attempt: number;
+  /** pgmq `msg_id`. */
+  messageId?: string | number | bigint;
+  /** The pgmq message headers (as read; may be `null`). */
+  headers?: unknown;
+  /**
+   * `false` (default): the attempt is a child of the submit's span, one connected trace.
+   * `true`: the attempt starts a new trace under the active context, linked to the submit.
+   */
+  linkOnly?: boolean;
+}
+
+/** The CONSUMER span of one processing attempt. */
+export interface WorkConsumerSpan {
+  readonly span: Span;
+  /** The context with this span active: run the handler in it (`context.with`). */
+  readonly context: Context;
+  /** A lifecycle change (event + counter), e.g. `('queued', 'running')`. */
+  transition(from: string | undefined, to: string): void;
+  /**
+   * Ends the attempt: records `animus.work.duration` with `animus.work.outcome = outcome`
+   * (e.g. `completed`, `retry`, `dead`), and with an error `error.type` + status ERROR.
+   */
+  end(outcome: string, error?: unknown): void;
+}
+
+/**
+ * Starts the CONSUMER span `process {queue}` for one attempt, continuing the trace carried in
+ * `headers` (or linking to it with `linkOnly`). Without usable headers it is a child of the
+ * active context.
+ */
+export function startWorkConsumerSpan(options: WorkAttemptOptions): WorkConsumerSpan {
+  const started = performance.now();
+  let span: Span;
+  let ctx: Context;
+  const active = otelContext.active();
+  try {
+    const producer = trace.getSpanContext(extractTraceContext(options.headers));
+    const attrs: Attributes = {
+      [MessagingAttr.system]: MESSAGING_SYSTEM,
+      [MessagingAttr.destinationName]: options.queue,
+      [MessagingAttr.operationType]: 'process',
+      [MessagingAttr.operationName]: 'process',
+      [WorkAttr.type]: options.workType,
+      [WorkAttr.id]: options.workId,
+      [WorkAttr.attempt]: options.attempt,
+    };
+    if (options.messageId !== undefined) attrs[MessagingAttr.messageId] = String(options.messageId);
+    const links: Link[] = [];
+    let parent = active;
+    if (producer !== undefined && trace.isSpanContextValid(producer)) {
+      if (options.linkOnly === true) links.push({ context: producer });
+      else parent = trace.setSpanContext(active, producer);
+    }
+    span = animusTracer().startSpan(
+      `process ${options.queue}`,
+      { kind: SpanKind.CONSUMER, attributes: attrs, links },
+      parent,
+    );
+    ctx = trace.setSpan(parent, span);
+  } catch {
+    span = span0();
+    ctx = active;
+  }
+  let ended = false;
+  return {
+    span,
+    context: ctx,
+    transition: (from, to) => recordWorkLifecycle(span, from, to, options.workType),
+    end: (outcome, error) => {
+      if (ended) return;
+      ended = true;
+      safely(() => {
+        span.setAttribute(WorkAttr.outcome, outcome);
+        if (error !== undefined) failSpan(span, error);
+        recordWorkDuration((performance.now() - started) / 1000, {
+          queue: options.queue,
+          workType: options.workType,
+          outcome,
+        });
+        span.end();
+      });
+    },
+  };
+}
+
+/**
+ * Records a lifecycle change: a span event `animus.work.transition` on `span` (when given)
+ * and one `animus.work.transitions` point with from-state (`none` for a new item), to-state
+ * and work type. Never throws.
+ */
+export function recordWorkLifecycle(
+  span: Span | undefined,
+  from: string | undefined,
+  to: string,
+  workType: string,
+): void {
+  safely(() => {
+    const attrs: Attributes = {
+      [WorkAttr.stateFrom]: from ?? 'none',
+      [WorkAttr.stateTo]: to,
+      [WorkAttr.type]: workType,
+    };
+    span?.addEvent(WORK_TRANSITION_EVENT, attrs);
+    animusInstruments().workTransitions.add(1, attrs);
+  });
+}
+
+/** Records one `animus.work.duration` point in seconds. Never throws. */
+export function recordWorkDuration(
+  seconds: number,
+  attributes: { queue: string; workType: string; outcome: string },
+): void {
+  safely(() =>
+    animusInstruments().workDuration.record(seconds, {
+      [MessagingAttr.destinationName]: attributes.queue,
+      [WorkAttr.type]: attributes.workType,
+      [WorkAttr.outcome]: attributes.outcome,
+    }),
+  );
+}
+
+/** One queue's numbers, as the work module reads them from `pgmq.metrics_all()`. */
+export interface QueueMetricsSample {
+  queue: string;
+  /** `queue_length`: messages in the queue (visible or not). */
+  length: number;
+  /** `oldest_msg_age_sec`; `null`/`undefined` when the queue is empty. */
+  oldestAgeSeconds: number | null | undefined;
+}
+
+/**
+ * Registers the observable gauges `animus.queue.length` and `animus.queue.oldest_message.age`
+ * (seconds) on the current global meter provider; `fetchMetrics` runs once per collection. A
+ * failing fetch reports nothing for that round. Returns a function that unregisters them.
+ */
+export function registerQueueGauges(fetchMetrics: () => Promise<QueueMetricsSample[]>): () => void {
+  try {
+    const { meter } = animusInstruments();
+    const length = meter.createObservableGauge(MetricName.queueLength, {
+      description: 'Messages in the pgmq queue, visible or not',
+      unit: '{message}',
+    });
+    const age = meter.createObservableGauge(MetricName.queueOldestAge, {
+      description: 'Age of the oldest message in the pgmq queue',
+      unit: 's',
+    });
+    const callback = async (observer: BatchObservableResult): Promise<void> => {
+      let samples: QueueMetricsSample[];
+      try {
+        samples = await fetchMetrics();
+      } catch {
+        return;
+      }
+      for (const s of samples) {
+        const attrs = { [MessagingAttr.destinationName]: s.queue };
+        observer.observe(length, s.length, attrs);
+        if (typeof s.oldestAgeSeconds === 'number') observer.observe(age, s.oldestAgeSeconds, attrs);
+      }
+    };
+    meter.addBatchObservableCallback(callback, [length, age]);
+    return () => safely(() => meter.removeBatchObservableCallback(callback, [length, age]));
+  } catch {
+    return () => {};
+  }
+}
