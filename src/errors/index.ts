@@ -136,6 +136,9 @@ export const SqlState = {
   invalidParameterValue: '22023',
   raiseException: 'P0001',
   lockNotAvailable: '55P03',
+  insufficientPrivilege: '42501',
+  checkViolation: '23514',
+  foreignKeyViolation: '23503',
 } as const;
 
 /** The SQLSTATE of a `pg` error, if it is one. */

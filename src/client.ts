@@ -1,0 +1,146 @@
+// The SDK's one client. It owns the database (server or embedded), the work API, the
+// memory API and the workers created through it; `start()` and `close()` are idempotent.
+// Configuration is passed in: the library never reads the environment.
+import type pg from 'pg';
+import { type AnimusConfig, type AnimusOptions, resolveConfig } from './config/index.js';
+import { type Database, openDatabase } from './db/database.js';
+import type { PgmqMode } from './db/migrate.js';
+import { AnimusError } from './errors/index.js';
+import type { BackoffOptions } from './work/backoff.js';
+import type { Queryable } from './work/types.js';
+import type { WorkTracing } from './work/tracing.js';
+import { WorkItems } from './work/work-items.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
+
+/** Options of the client: configuration plus runtime choices. */
+export interface AnimusClientOptions extends AnimusOptions {
+  /** A configuration already resolved (the CLI passes one built from the environment). */
+  config?: AnimusConfig;
+  /** Apply pending migrations at start. Default true. */
+  migrate?: boolean;
+  /** pgmq flavour: `auto` (default) prefers the real extension. */
+  pgmq?: PgmqMode;
+  /** Retry back-off for failed attempts. */
+  backoff?: BackoffOptions;
+  /** Telemetry hooks for work (the default uses the global OpenTelemetry API). */
+  workTracing?: WorkTracing;
+  /** Called with progress lines (migrations applied …). */
+  log?: (line: string) => void;
+}
+
+/** The animus client: `const animus = new Animus(); await animus.start();`. */
+export class Animus {
+  /** The resolved configuration. */
+  readonly config: AnimusConfig;
+  readonly #options: AnimusClientOptions;
+  #db: Database | undefined;
+  #work: WorkItems | undefined;
+  #starting: Promise<void> | undefined;
+  readonly #workers = new Set<Worker>();
+
+  constructor(options: AnimusClientOptions = {}) {
+    this.#options = options;
+    this.config = options.config ?? resolveConfig(options);
+  }
+
+  /** Opens (and by default migrates) the database and creates the configured queues. Idempotent. */
+  async start(): Promise<this> {
+    this.#starting ??= this.#start().catch((err: unknown) => {
+      this.#starting = undefined;
+      throw err;
+    });
+    await this.#starting;
+    return this;
+  }
+
+  async #start(): Promise<void> {
+    const db = await openDatabase(this.config, {
+      migrate: this.#options.migrate ?? true,
+      ...(this.#options.pgmq === undefined ? {} : { pgmq: this.#options.pgmq }),
+      ...(this.#options.log === undefined ? {} : { log: this.#options.log }),
+    });
+    try {
+      const work = new WorkItems({
+        pool: db.pool,
+        maxParamsBytes: this.config.work.maxParamsBytes,
+        ...(this.#options.backoff === undefined ? {} : { backoff: this.#options.backoff }),
+        ...(this.#options.workTracing === undefined ? {} : { tracing: this.#options.workTracing }),
+      });
+      for (const queue of this.config.work.queues) await work.createQueue(queue);
+      this.#db = db;
+      this.#work = work;
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  #need<T>(value: T | undefined): T {
+    if (value === undefined)
+      throw new AnimusError('CLOSED', 'animus is not started: call `await animus.start()` first');
+    return value;
+  }
+
+  /** The database handle (pool, kind). */
+  get db(): Database {
+    return this.#need(this.#db);
+  }
+
+  /** The shared `pg` Pool. */
+  get pool(): pg.Pool {
+    return this.db.pool;
+  }
+
+  /** Work items: submit, read, settle, inspect. */
+  get work(): WorkItems {
+    return this.#need(this.#work);
+  }
+
+  /**
+   * Creates a worker for one queue (not started). `close()` stops it. LISTEN wake-ups are on
+   * by default where the database supports them (a server), polling otherwise.
+   */
+  worker(options: WorkerOptions): Worker {
+    const db = this.db;
+    const worker = new Worker(
+      { work: this.work, pool: db.pool },
+      { listen: db.supportsNotify, concurrency: this.config.work.concurrency, ...options },
+    );
+    this.#workers.add(worker);
+    return worker;
+  }
+
+  /**
+   * Runs `fn` inside a transaction on one connection; pass the client as `{ tx }` to writes so
+   * they commit or roll back together with the caller's own statements.
+   */
+  async transaction<T>(fn: (tx: Queryable & pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Stops every worker created here (graceful), then closes the database. Idempotent. */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    await Promise.all([...this.#workers].map((w) => w.stop(options)));
+    this.#workers.clear();
+    const db = this.#db;
+    this.#db = undefined;
+    this.#work = undefined;
+    this.#starting = undefined;
+    await db?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

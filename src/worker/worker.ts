@@ -1,0 +1,336 @@
+// The worker runtime: claims items from one queue, runs their handlers with bounded
+// concurrency, keeps long handlers visible with heartbeats, and settles each attempt.
+// Wake-ups come from LISTEN on pgmq's insert notification where the database has it, with
+// polling as the fallback. Stop is graceful: take nothing new, let in-flight work finish up
+// to a timeout, then abort; unsettled items come back after their visibility timeout.
+import pg from 'pg';
+import { PermanentFailure } from '../errors/index.js';
+import type { ClaimedItem, Json } from '../work/types.js';
+import { validateQueueName } from '../work/validate.js';
+import type { WorkItems } from '../work/work-items.js';
+
+/** Minimal logger a handler receives. */
+export interface WorkerLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** What a handler gets besides the item. */
+export interface HandlerContext {
+  /** Aborted when the worker stops past its timeout or the item's claim is lost. */
+  readonly signal: AbortSignal;
+  /** Extends the item's visibility timeout now (the runtime also does it on a timer). */
+  heartbeat(vtSeconds?: number): Promise<void>;
+  readonly logger: WorkerLogger;
+}
+
+/**
+ * Processes one item. Return a JSON value to complete it (kept as outcome data); throw to
+ * fail the attempt (retried with back-off), or throw {@link PermanentFailure} to fail it for good.
+ */
+export type WorkHandler = (item: ClaimedItem, ctx: HandlerContext) => Promise<Json | void> | Json | void;
+
+/** Wraps one processing attempt (telemetry's CONSUMER span). */
+export type ProcessHook = <T>(item: ClaimedItem, run: () => Promise<T>) => Promise<T>;
+
+/** Options for a worker. */
+export interface WorkerOptions {
+  /** Queue to consume. Default `work`. */
+  queue?: string;
+  /** Handlers by work type. */
+  handlers: Record<string, WorkHandler>;
+  /** Items processed at once. Default 4. */
+  concurrency?: number;
+  /** Visibility timeout per claim, in seconds. Default 30. */
+  vt?: number;
+  /** Heartbeat period in ms. Default: a third of `vt`. */
+  heartbeatMs?: number;
+  /** Most items claimed per read. Default: the free slots (up to `concurrency`). */
+  batchSize?: number;
+  /** Settle completions in batches of up to this many (one round trip each). Default 1. */
+  completeBatchSize?: number;
+  /** Poll period when no notification arrives, in ms. Default 1000 with LISTEN, 200 without. */
+  pollIntervalMs?: number;
+  /** Use LISTEN/NOTIFY wake-ups (needs a server; not the embedded default). */
+  listen?: boolean;
+  /** How long `stop()` waits for in-flight handlers before aborting them, in ms. Default 30000. */
+  stopTimeoutMs?: number;
+  logger?: WorkerLogger;
+  /** Wraps each attempt (telemetry). */
+  process?: ProcessHook;
+}
+
+/** Counters a worker keeps (for tests, benchmarks and /metrics). */
+export interface WorkerStats {
+  claimed: number;
+  completed: number;
+  failed: number;
+  dead: number;
+  lost: number;
+  inFlight: number;
+}
+
+const silentLogger: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Internal: what the worker needs from its database. */
+export interface WorkerDeps {
+  work: WorkItems;
+  pool: pg.Pool;
+}
+
+/** A worker for one queue. Create with `animus.worker(options)`. */
+export class Worker {
+  readonly queue: string;
+  readonly #deps: WorkerDeps;
+  readonly #o: Required<Omit<WorkerOptions, 'queue' | 'logger' | 'process' | 'heartbeatMs' | 'batchSize'>> & {
+    heartbeatMs: number;
+    batchSize: number;
+  };
+  readonly #log: WorkerLogger;
+  readonly #process: ProcessHook;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #woken = false;
+  #listener: pg.Client | undefined;
+  readonly #inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  #pendingComplete: Array<{ item: ClaimedItem; outcome: Json }> = [];
+  #flushing: Promise<void> | undefined;
+  readonly stats: WorkerStats = { claimed: 0, completed: 0, failed: 0, dead: 0, lost: 0, inFlight: 0 };
+
+  constructor(deps: WorkerDeps, options: WorkerOptions) {
+    this.#deps = deps;
+    this.queue = validateQueueName(options.queue ?? 'work');
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError('concurrency must be a whole number >= 1');
+    const vt = options.vt ?? 30;
+    const listen = options.listen ?? false;
+    this.#o = {
+      handlers: options.handlers,
+      concurrency,
+      vt,
+      heartbeatMs: options.heartbeatMs ?? Math.max(100, (vt * 1000) / 3),
+      batchSize: Math.min(options.batchSize ?? concurrency, 1000),
+      completeBatchSize: options.completeBatchSize ?? 1,
+      pollIntervalMs: options.pollIntervalMs ?? (listen ? 1000 : 200),
+      listen,
+      stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
+    };
+    this.#log = options.logger ?? silentLogger;
+    this.#process = options.process ?? ((_item, run) => run());
+  }
+
+  /** Whether the worker is taking work. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Starts claiming work. Idempotent. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    if (this.#o.listen) await this.#startListening();
+    this.#loop = this.#run();
+  }
+
+  async #startListening(): Promise<void> {
+    const client = new pg.Client(this.#deps.pool.options);
+    client.on('error', (err) =>
+      this.#log.warn('worker listen connection failed; polling', { error: err.message }),
+    );
+    await client.connect();
+    await client.query('SELECT pgmq.enable_notify_insert($1, 0)', [this.queue]);
+    client.on('notification', () => this.#signal());
+    // The channel name is pgmq's `pgmq.q_<queue>.INSERT`; the queue name is validated above.
+    await client.query(`LISTEN "pgmq.q_${this.queue}.INSERT"`);
+    this.#listener = client;
+  }
+
+  #signal(): void {
+    this.#woken = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#woken = false;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const free = this.#o.concurrency - this.#inFlight.size;
+      if (free <= 0) {
+        await this.#sleep(this.#o.pollIntervalMs);
+        continue;
+      }
+      let items: ClaimedItem[] = [];
+      try {
+        this.#woken = false;
+        items = await this.#deps.work.read(this.queue, {
+          vt: this.#o.vt,
+          qty: Math.min(free, this.#o.batchSize),
+        });
+      } catch (err) {
+        if (!this.#running) break;
+        this.#log.error('claiming work failed', { queue: this.queue, error: (err as Error).message });
+        await this.#sleep(this.#o.pollIntervalMs);
+        continue;
+      }
+      this.stats.claimed += items.length;
+      for (const item of items) this.#dispatch(item);
+      if (items.length === 0) {
+        await this.#flushCompletions();
+        await this.#sleep(this.#o.pollIntervalMs);
+      }
+    }
+  }
+
+  #dispatch(item: ClaimedItem): void {
+    const controller = new AbortController();
+    const done = this.#handle(item, controller).finally(() => {
+      this.#inFlight.delete(item.id);
+      this.stats.inFlight = this.#inFlight.size;
+      this.#signal();
+    });
+    this.#inFlight.set(item.id, { controller, done });
+    this.stats.inFlight = this.#inFlight.size;
+  }
+
+  async #handle(item: ClaimedItem, controller: AbortController): Promise<void> {
+    const handler = this.#o.handlers[item.workType];
+    const log = this.#log;
+    if (handler === undefined) {
+      await this.#settleFailure(
+        item,
+        new PermanentFailure(`no handler for work type '${item.workType}' on queue '${this.queue}'`),
+        true,
+      );
+      return;
+    }
+    const heartbeat = async (vt = this.#o.vt) => {
+      try {
+        await this.#deps.work.heartbeat(item, vt);
+      } catch (err) {
+        // The claim is gone (another worker has the item): stop working on it.
+        this.stats.lost++;
+        controller.abort(err);
+        throw err;
+      }
+    };
+    const timer = setInterval(() => {
+      heartbeat().catch(() => {});
+    }, this.#o.heartbeatMs);
+    timer.unref();
+    try {
+      const outcome = await this.#process(item, async () => {
+        const result = await handler(item, { signal: controller.signal, heartbeat, logger: log });
+        return result;
+      });
+      clearInterval(timer);
+      if (controller.signal.aborted) return; // stopped or lost: leave it to come back
+      await this.#settleSuccess(item, (outcome ?? null) as Json);
+    } catch (err) {
+      clearInterval(timer);
+      if (controller.signal.aborted) return;
+      await this.#settleFailure(item, err, err instanceof PermanentFailure);
+    }
+  }
+
+  async #settleSuccess(item: ClaimedItem, outcome: Json): Promise<void> {
+    if (this.#o.completeBatchSize <= 1) {
+      try {
+        await this.#deps.work.complete(item, outcome);
+        this.stats.completed++;
+      } catch (err) {
+        this.stats.lost++;
+        this.#log.warn('could not complete item', { id: item.id, error: (err as Error).message });
+      }
+      return;
+    }
+    this.#pendingComplete.push({ item, outcome });
+    if (this.#pendingComplete.length >= this.#o.completeBatchSize) await this.#flushCompletions();
+  }
+
+  async #flushCompletions(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+    if (this.#pendingComplete.length === 0) return;
+    const batch = this.#pendingComplete;
+    this.#pendingComplete = [];
+    this.#flushing = (async () => {
+      try {
+        const done = await this.#deps.work.completeMany(batch);
+        this.stats.completed += done.length;
+        this.stats.lost += batch.length - done.length;
+      } catch (err) {
+        this.#log.error('batch completion failed; items come back after their visibility timeout', {
+          count: batch.length,
+          error: (err as Error).message,
+        });
+      } finally {
+        this.#flushing = undefined;
+      }
+    })();
+    await this.#flushing;
+  }
+
+  async #settleFailure(item: ClaimedItem, err: unknown, permanent: boolean): Promise<void> {
+    try {
+      const state = await this.#deps.work.fail(item, err, { permanent });
+      if (state === 'dead') this.stats.dead++;
+      else this.stats.failed++;
+    } catch (e) {
+      this.stats.lost++;
+      this.#log.warn('could not record failure', { id: item.id, error: (e as Error).message });
+    }
+  }
+
+  /**
+   * Stops taking work, waits for in-flight handlers up to `timeoutMs`, then aborts the rest
+   * (their items return after the visibility timeout). Idempotent.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.#running && this.#loop === undefined) return;
+    this.#running = false;
+    this.#signal();
+    await this.#loop;
+    this.#loop = undefined;
+    const timeoutMs = options.timeoutMs ?? this.#o.stopTimeoutMs;
+    const all = Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const f of this.#inFlight.values()) f.controller.abort(new Error('worker stopped'));
+      await all;
+    }
+    await this.#flushCompletions();
+    if (this.#listener !== undefined) {
+      const l = this.#listener;
+      this.#listener = undefined;
+      await l.end().catch(() => {});
+    }
+  }
+}
