@@ -124,7 +124,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function describeValue(field: FieldSpec | undefined, value: unknown): string {
   if (field?.secret === true) {
     // Only the length of a secret may be told.
-    return typeof value === 'string' ? `a ${value.length}-character value` : `a ${typeof value}`;
+    return typeof value === 'string' ? `a value of ${value.length} characters` : `a ${typeof value}`;
   }
   if (typeof value === 'string') return `'${value}'`;
   if (value === undefined) return 'nothing';

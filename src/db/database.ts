@@ -57,6 +57,9 @@ export async function openDatabase(
       // PGlite runs one session; a second pooled connection would share it unsafely.
       max: embedded === undefined ? config.db.poolMax : 1,
       connectTimeoutMs: config.db.connectTimeoutMs,
+      // Embedded: keep the one connection. Reconnecting right after a close can race the socket
+      // server's bookkeeping of the old one and be turned away as one connection too many.
+      ...(embedded === undefined ? {} : { idleTimeoutMs: 0 }),
     });
     const close = async () => {
       if (closed) return;

@@ -2,7 +2,16 @@
 // served on a loopback port by pglite-socket, so every other module talks to it with `pg`
 // exactly as to a server. PGlite is single-session: one process owns a data directory
 // (guarded by a lock file), and animus's pool uses a single connection to it.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -43,36 +52,80 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Takes `<dir>/animus.lock` or throws naming the process that holds it. */
+/** The pid recorded in a lock file; `undefined` if the file is gone or unreadable. */
+function lockHolder(path: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function lockedError(dir: string, holder: number): AnimusError {
+  if (holder === process.pid) {
+    return new AnimusError(
+      'DATABASE_LOCKED',
+      `the embedded database in ${dir} is already open in this process; share one Animus instance`,
+    );
+  }
+  return new AnimusError(
+    'DATABASE_LOCKED',
+    `the embedded database in ${dir} is in use by process ${holder}; stop that process, or point this one ` +
+      `at another ANIMUS_DATA_DIR or at a Postgres server (DATABASE_URL). If no animus runs with pid ${holder}, ` +
+      `delete ${join(dir, LOCK_FILE)}`,
+  );
+}
+
+const LOCK_FILE = 'animus.lock';
+
+/**
+ * Takes `<dir>/animus.lock` (created exclusively, holding our pid) or throws naming the
+ * process that holds it. A lock whose process is gone is taken over: it is first renamed
+ * aside, which only one contender can do, and checked again so a fresh lock is never stolen.
+ */
 function acquireLock(dir: string): () => void {
-  const path = join(dir, 'animus.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
+      return () => {
+        // Remove it only while it is still ours.
+        if (lockHolder(path) === process.pid) rmSync(path, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-      if (Number.isInteger(holder) && holder !== process.pid && processAlive(holder)) {
-        throw new AnimusError(
-          'DATABASE_LOCKED',
-          `the embedded database in ${dir} is in use by process ${holder}; ` +
-            'stop that process, or point this one at another ANIMUS_DATA_DIR or a Postgres server (DATABASE_URL)',
-        );
-      }
-      if (holder === process.pid) {
-        throw new AnimusError(
-          'DATABASE_LOCKED',
-          `the embedded database in ${dir} is already open in this process; share one Animus instance`,
-        );
-      }
-      // A lock left by a process that died: take it over.
-      rmSync(path, { force: true });
     }
+    const holder = lockHolder(path);
+    if (holder === undefined) continue; // released meanwhile: try again
+    if (holder === process.pid || (holder !== 0 && processAlive(holder))) throw lockedError(dir, holder);
+    // Stale (its process died, or the file is empty from a crash while writing it).
+    const aside = `${path}.stale-${process.pid}`;
+    try {
+      renameSync(path, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process took it over
+      throw err;
+    }
+    const moved = lockHolder(aside);
+    if (moved !== undefined && moved !== holder && moved !== 0 && processAlive(moved)) {
+      // A faster process replaced the stale lock between our read and our rename: give it back.
+      try {
+        linkSync(aside, path);
+      } finally {
+        rmSync(aside, { force: true });
+      }
+      throw lockedError(dir, moved);
+    }
+    rmSync(aside, { force: true });
   }
-  throw new AnimusError('DATABASE_LOCKED', `could not take the lock on ${dir}`);
+  throw new AnimusError('DATABASE_LOCKED', `could not take the lock on ${dir} (${path} keeps changing)`);
 }
 
 /** Starts PGlite with pgvector on `dataDir` and serves it on 127.0.0.1. */
@@ -86,7 +139,15 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedP
   }
   let db: PGlite | undefined;
   try {
-    db = await PGlite.create({ dataDir: pgdata, extensions: { vector } });
+    try {
+      db = await PGlite.create({ dataDir: pgdata, extensions: { vector } });
+    } catch (err) {
+      throw new AnimusError(
+        'DATABASE_UNAVAILABLE',
+        `cannot open the embedded database in ${pgdata ?? 'memory'}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     const server = new PGLiteSocketServer({
       db,
       host: '127.0.0.1',

@@ -5,11 +5,14 @@ import pg from 'pg';
 import pgvector from 'pgvector';
 import { AnimusError } from '../errors/index.js';
 
-/** A pool plus what animus learned about its database. */
+/** Options for {@link openPool}. */
 export interface PoolOptions {
   connectionString: string;
   max: number;
   connectTimeoutMs: number;
+  /** Close connections idle this long (ms); 0 keeps them. Default 30000. */
+  idleTimeoutMs?: number;
+  /** `application_name` shown in `pg_stat_activity`. Default `animus`. */
   applicationName?: string;
 }
 
@@ -22,6 +25,19 @@ export function describeTarget(connectionString: string): string {
   } catch {
     return 'the configured server';
   }
+}
+
+/** Why a connection attempt failed, in words (Node reports some as an AggregateError without a message). */
+export function connectFailureReason(err: unknown): string {
+  const e = err as { message?: string; code?: string; errors?: unknown[] };
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    const parts = e.errors.map((inner) => connectFailureReason(inner));
+    return [...new Set(parts)].join('; ');
+  }
+  const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(err);
+  if (e.code === 'ECONNREFUSED') return `connection refused (${message}); is Postgres running there?`;
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `host not found (${message})`;
+  return message;
 }
 
 /** Type table for one pool: pg's defaults, plus pgvector's `vector` once its OID is known. */
@@ -49,7 +65,7 @@ export async function openPool(options: PoolOptions): Promise<AnimusPool> {
     connectionString: options.connectionString,
     max: options.max,
     connectionTimeoutMillis: options.connectTimeoutMs,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     application_name: options.applicationName ?? 'animus',
     types,
   });
@@ -63,7 +79,7 @@ export async function openPool(options: PoolOptions): Promise<AnimusPool> {
     await pool.end().catch(() => {});
     throw new AnimusError(
       'DATABASE_UNAVAILABLE',
-      `cannot connect to Postgres at ${target} within ${options.connectTimeoutMs} ms: ${(err as Error).message}`,
+      `cannot connect to Postgres at ${target} (connect timeout ${options.connectTimeoutMs} ms): ${connectFailureReason(err)}`,
       { cause: err },
     );
   }
