@@ -83,10 +83,10 @@ export async function metrics(db: Queryable, queue: string): Promise<MetricsRow>
 
 /** Whether a relation exists in schema pgmq. */
 export async function pgmqRelationExists(db: Queryable, name: string): Promise<boolean> {
-  const { rows } = await db.query<{ ok: boolean }>('SELECT to_regclass(format($1, $2)) IS NOT NULL AS ok', [
-    'pgmq.%I',
-    name,
-  ]);
+  const { rows } = await db.query<{ ok: boolean }>(
+    'SELECT to_regclass(format($1::text, $2::text)) IS NOT NULL AS ok',
+    ['pgmq.%I', name],
+  );
   return rows[0]!.ok;
 }
 
