@@ -1,0 +1,154 @@
+// initTelemetry against a real OTLP/HTTP receiver on 127.0.0.1: after shutdown() flushes,
+// the receiver holds the spans, metrics and logs animus produced, with the animus resource
+// (service.name, version, instance id); the Prometheus text carries the same metrics. Also the
+// switches that leave the SDK unstarted.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { context, trace } from '@opentelemetry/api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/index.js';
+import { ANIMUS_VERSION, createLogger, initTelemetry, startChatSpan } from '../../src/telemetry/index.js';
+
+interface Received {
+  path: string;
+  contentType: string | undefined;
+  body: Record<string, unknown>;
+}
+
+const received: Received[] = [];
+let endpoint = '';
+let close: () => Promise<void> = async () => {};
+
+beforeAll(async () => {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({
+        path: req.url ?? '',
+        contentType: req.headers['content-type'],
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+      });
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+});
+afterAll(() => close());
+
+type AnyValue = { stringValue?: string; intValue?: string | number };
+type KeyValue = { key: string; value: AnyValue };
+
+function resourceAttrs(entry: Record<string, unknown>): Record<string, string | number | undefined> {
+  const attrs = ((entry.resource as { attributes?: KeyValue[] } | undefined)?.attributes ?? []) as KeyValue[];
+  return Object.fromEntries(attrs.map((a) => [a.key, a.value.stringValue ?? a.value.intValue]));
+}
+
+describe('initTelemetry', () => {
+  it('starts nothing when no endpoint is set or the switches say none', async () => {
+    const config = resolveConfig({ telemetry: { otlpEndpoint: 'http://127.0.0.1:9' } });
+    for (const env of [
+      { OTEL_SDK_DISABLED: 'true' },
+      { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+    ]) {
+      const handle = await initTelemetry(config, { env });
+      expect(handle.exporting).toEqual({ traces: false, metrics: false, logs: false });
+      expect(handle.metricsText).toBeUndefined();
+      await handle.shutdown();
+    }
+    const none = await initTelemetry(resolveConfig({}), { env: {} });
+    expect(none.exporting).toEqual({ traces: false, metrics: false, logs: false });
+    await none.shutdown();
+  });
+
+  it('exports spans, metrics and logs over OTLP/HTTP JSON and serves Prometheus text', async () => {
+    const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
+    const handle = await initTelemetry(config, {
+      env: {},
+      prometheus: true,
+      instanceId: 'test-instance-1',
+      metricExportIntervalMs: 60_000,
+    });
+    expect(handle.exporting).toEqual({ traces: true, metrics: true, logs: true });
+
+    const chat = startChatSpan({
+      provider: 'openai',
+      model: 'otlp-model',
+      serverAddress: '127.0.0.1',
+      serverPort: 1,
+    });
+    createLogger({ name: 'animus.otlp-test', stream: { write: () => true } }).info('inside chat', {
+      step: 1,
+      apiKey: 'sk-must-not-leak',
+    });
+    let traceId = '';
+    context.with(chat.context, () => {
+      traceId = trace.getSpanContext(context.active())?.traceId ?? '';
+      createLogger({ name: 'animus.otlp-test', stream: { write: () => true } }).warn('in span');
+    });
+    chat.end({ responseModel: 'otlp-model-1', usage: { inputTokens: 5, outputTokens: 2 } });
+
+    const prom = await handle.metricsText?.();
+    expect(prom).toContain('gen_ai_client_token_usage');
+    expect(prom).toContain('gen_ai_client_operation_duration');
+
+    await handle.shutdown();
+
+    const byPath = (p: string): Received[] => received.filter((r) => r.path === p);
+    const traces = byPath('/v1/traces');
+    const metrics = byPath('/v1/metrics');
+    const logs = byPath('/v1/logs');
+    expect(traces.length).toBeGreaterThan(0);
+    expect(metrics.length).toBeGreaterThan(0);
+    expect(logs.length).toBeGreaterThan(0);
+    expect(traces[0]?.contentType).toBe('application/json');
+
+    const resourceSpans = traces.flatMap((t) => t.body.resourceSpans as Array<Record<string, unknown>>);
+    expect(resourceAttrs(resourceSpans[0]!)).toMatchObject({
+      'service.name': 'animus',
+      'service.version': ANIMUS_VERSION,
+      'service.instance.id': 'test-instance-1',
+    });
+    const spans = resourceSpans.flatMap((r) =>
+      (
+        r.scopeSpans as Array<{
+          scope: { name: string };
+          spans: Array<{ name: string; traceId: string; kind: number }>;
+        }>
+      ).flatMap((s) => s.spans.map((span) => ({ ...span, scope: s.scope.name }))),
+    );
+    const exported = spans.find((s) => s.name === 'chat otlp-model');
+    expect(exported).toMatchObject({ scope: 'animus', traceId, kind: 3 });
+
+    const metricNames = metrics.flatMap((m) =>
+      (
+        m.body.resourceMetrics as Array<{ scopeMetrics: Array<{ metrics: Array<{ name: string }> }> }>
+      ).flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics.map((x) => x.name))),
+    );
+    expect(metricNames).toEqual(
+      expect.arrayContaining(['gen_ai.client.token.usage', 'gen_ai.client.operation.duration']),
+    );
+
+    const records = logs.flatMap((l) =>
+      (
+        l.body.resourceLogs as Array<{
+          scopeLogs: Array<{
+            logRecords: Array<{ body: AnyValue; traceId?: string; severityText?: string }>;
+          }>;
+        }>
+      ).flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords)),
+    );
+    const inSpan = records.find((r) => r.body.stringValue === 'in span');
+    expect(inSpan?.traceId).toBe(traceId);
+    expect(inSpan?.severityText).toBe('WARN');
+    expect(records.some((r) => r.body.stringValue === 'inside chat')).toBe(true);
+    expect(JSON.stringify(logs.map((l) => l.body))).not.toContain('sk-must-not-leak');
+  });
+});
