@@ -1,25 +1,40 @@
 -- Memories: content, an embedding of the configured dimension, and a generated tsvector
 -- for keyword search. The dimension is recorded so every start can check it.
+-- `embedding_next` (any dimension) holds re-embedded vectors while `animus memory reembed`
+-- runs; the final swap makes it the new `embedding` column.
 CREATE TABLE memories (
-  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  content      text NOT NULL CHECK (btrim(content) <> ''),
-  memory_type  text NOT NULL CHECK (memory_type <> ''),
-  source       text,
-  metadata     jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
-  content_hash bytea NOT NULL,
-  embedding    vector({{embedding_dimensions}}) NOT NULL,
-  tsv          tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  updated_at   timestamptz NOT NULL DEFAULT now()
+  id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  content        text NOT NULL CHECK (btrim(content) <> ''),
+  memory_type    text NOT NULL CHECK (memory_type <> ''),
+  source         text,
+  metadata       jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+  content_hash   bytea NOT NULL,
+  embedding      vector({{embedding_dimensions}}) NOT NULL,
+  embedding_next vector,
+  tsv            tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now()
 );
 
 -- Idempotent store: the same content, type and source is stored once.
-CREATE UNIQUE INDEX memories_identity ON memories (content_hash, memory_type, coalesce(source, ''));
+CREATE UNIQUE INDEX memories_identity ON memories (content_hash, memory_type, (coalesce(source, '')));
 CREATE INDEX memories_embedding_hnsw ON memories USING hnsw (embedding vector_cosine_ops);
 CREATE INDEX memories_tsv ON memories USING gin (tsv);
 CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops);
 CREATE INDEX memories_type_created ON memories (memory_type, created_at);
 CREATE INDEX memories_source ON memories (source) WHERE source IS NOT NULL;
+CREATE INDEX memories_created ON memories (created_at);
+
+-- Keyword queries are whole sentences: AND semantics would match almost nothing, so the
+-- query becomes an OR of its English lexemes. Each lexeme is quoted for tsquery input
+-- (backslash and quote escaped), so no query text is ever parsed as tsquery syntax.
+CREATE FUNCTION animus_or_tsquery(query text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT coalesce(
+    string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery,
+    ''::tsquery)
+  FROM unnest(tsvector_to_array(to_tsvector('english', query))) AS lexeme
+$$;
 
 INSERT INTO animus_settings (key, value) VALUES ('embedding_dimensions', '{{embedding_dimensions}}')
 ON CONFLICT (key) DO NOTHING;

@@ -1,0 +1,121 @@
+// Runtime SQL of the memory module, as named constants. Every statement takes the five
+// filter parameters at $1..$5 (NULL = not filtering) so the text never changes with the
+// filters; pg plans unnamed statements with the actual values, so unused filters fold away.
+
+/** Columns of a memory row, as `m.*` minus the embeddings and tsvector. */
+const COLUMNS = 'm.id, m.content, m.memory_type, m.source, m.metadata, m.created_at, m.updated_at';
+
+/** $1 memory types, $2 sources, $3 metadata containment, $4 created ≥, $5 created <. */
+const FILTERS = `($1::text[] IS NULL OR m.memory_type = ANY ($1::text[]))
+  AND ($2::text[] IS NULL OR m.source = ANY ($2::text[]))
+  AND ($3::jsonb IS NULL OR m.metadata @> $3::jsonb)
+  AND ($4::timestamptz IS NULL OR m.created_at >= $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR m.created_at < $5::timestamptz)`;
+
+/**
+ * Per-session search settings: iterative HNSW scans keep a filtered search going until it
+ * has `limit` rows (relaxed order, so results are re-sorted by distance outside).
+ */
+export const SEARCH_SESSION_SETTINGS = `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', $1::boolean),
+  set_config('hnsw.ef_search', $2::text, $1::boolean)`;
+
+/** Vector search through the HNSW index. $6 query vector, $7 limit. */
+export const VECTOR_SEARCH = `WITH hits AS MATERIALIZED (
+  SELECT ${COLUMNS}, m.embedding <=> $6::vector AS distance
+  FROM memories m
+  WHERE ${FILTERS}
+  ORDER BY m.embedding <=> $6::vector
+  LIMIT $7)
+SELECT * FROM hits ORDER BY distance, id`;
+
+/**
+ * Exact vector search (no index: the `+ 0` hides the ordering from pgvector). Used when a
+ * filtered index scan came back short, so a filter never hides rows that match.
+ */
+export const VECTOR_SEARCH_EXACT = `SELECT ${COLUMNS}, m.embedding <=> $6::vector AS distance
+FROM memories m
+WHERE ${FILTERS}
+ORDER BY (m.embedding <=> $6::vector) + 0, m.id
+LIMIT $7`;
+
+/** Keyword search: OR of the query's lexemes, ranked by ts_rank. $6 text, $7 limit, $8 normalisation. */
+export const TEXT_SEARCH = `SELECT ${COLUMNS}, ts_rank(m.tsv, q.tsq, $8::int) AS score
+FROM memories m, animus_or_tsquery($6::text) AS q(tsq)
+WHERE m.tsv @@ q.tsq AND ${FILTERS}
+ORDER BY score DESC, m.id
+LIMIT $7`;
+
+/**
+ * Hybrid search in one statement: `candidates` from each side, fused by weighted reciprocal
+ * rank, score = wv / (k + vector_rank) + wk / (k + keyword_rank), a missing side adding 0.
+ * $6 vector, $7 text, $8 candidates, $9 limit, $10 wv, $11 wk, $12 k, $13 ts_rank normalisation.
+ */
+export const HYBRID_SEARCH = `WITH dense AS MATERIALIZED (
+  SELECT m.id, m.embedding <=> $6::vector AS distance
+  FROM memories m
+  WHERE ${FILTERS}
+  ORDER BY m.embedding <=> $6::vector
+  LIMIT $8),
+dense_ranked AS (
+  SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM dense),
+sparse AS MATERIALIZED (
+  SELECT m.id, ts_rank(m.tsv, q.tsq, $13::int) AS score
+  FROM memories m, animus_or_tsquery($7::text) AS q(tsq)
+  WHERE m.tsv @@ q.tsq AND ${FILTERS}
+  ORDER BY score DESC, m.id
+  LIMIT $8),
+sparse_ranked AS (
+  SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM sparse),
+fused AS (
+  SELECT coalesce(d.id, s.id) AS id,
+    coalesce($10::float8 / ($12::float8 + d.rank), 0) + coalesce($11::float8 / ($12::float8 + s.rank), 0) AS fused_score,
+    d.rank AS vector_rank, 1 - d.distance AS vector_score,
+    s.rank AS keyword_rank, s.score AS keyword_score
+  FROM dense_ranked d FULL JOIN sparse_ranked s ON s.id = d.id
+  ORDER BY fused_score DESC, id
+  LIMIT $9)
+SELECT ${COLUMNS}, f.fused_score, f.vector_rank, f.vector_score, f.keyword_rank, f.keyword_score
+FROM fused f JOIN memories m ON m.id = f.id
+ORDER BY f.fused_score DESC, m.id`;
+
+/** Count of memories matching the filters. */
+export const COUNT = `SELECT count(*)::bigint AS n FROM memories m WHERE ${FILTERS}`;
+
+/** Which identities already exist. $1 hashes (hex), $2 types, $3 sources (NULL allowed). */
+export const FIND_EXISTING = `SELECT m.id, i.ord::int AS ord
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(hash, memory_type, source, ord)
+JOIN memories m ON m.content_hash = decode(i.hash, 'hex')
+  AND m.memory_type = i.memory_type
+  AND coalesce(m.source, '') = coalesce(i.source, '')`;
+
+/** Bulk insert; an identity already present is skipped (and found by FIND_EXISTING). */
+export const INSERT_MEMORIES = `INSERT INTO memories (content, memory_type, source, metadata, content_hash, embedding)
+SELECT c, t, s, md, decode(h, 'hex'), e
+FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::vector[]) AS i(c, t, s, md, h, e)
+ON CONFLICT (content_hash, memory_type, (coalesce(source, ''))) DO NOTHING
+RETURNING id, encode(content_hash, 'hex') AS hash, memory_type, source`;
+
+/** One memory by id. */
+export const GET_MEMORY = `SELECT ${COLUMNS} FROM memories m WHERE m.id = $1::uuid`;
+
+/** One memory with its stored embedding. */
+export const GET_EMBEDDING = `SELECT m.embedding FROM memories m WHERE m.id = $1::uuid`;
+
+/**
+ * Update: NULL keeps a field; a new content comes with its hash and embedding, and clears a
+ * pending re-embedding so `reembed` picks the row up again. $6 says whether source is set.
+ */
+export const UPDATE_MEMORY = `UPDATE memories m SET
+  content = coalesce($2::text, m.content),
+  content_hash = coalesce(decode($3::text, 'hex'), m.content_hash),
+  embedding = coalesce($4::vector, m.embedding),
+  embedding_next = CASE WHEN $4::vector IS NULL THEN m.embedding_next END,
+  memory_type = coalesce($5::text, m.memory_type),
+  source = CASE WHEN $6::boolean THEN $7::text ELSE m.source END,
+  metadata = coalesce($8::jsonb, m.metadata),
+  updated_at = now()
+WHERE m.id = $1::uuid
+RETURNING ${COLUMNS}`;
+
+/** Delete by ids. */
+export const DELETE_MEMORIES = `DELETE FROM memories WHERE id = ANY ($1::uuid[])`;

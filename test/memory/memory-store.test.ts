@@ -1,0 +1,226 @@
+// MemoryStore against real Postgres (embedded or server): store/get/update/delete/count,
+// idempotency, the caller's transaction, and every kind of bad input rejected by field
+// name with nothing written.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { NotFoundError, ValidationError } from '../../src/errors/index.js';
+import { MemoryStore } from '../../src/memory/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { FakeEmbeddings } from './fake-embeddings.js';
+
+const DIMS = 512;
+let db: TestDatabase;
+let embeddings: FakeEmbeddings;
+let memories: MemoryStore;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ embeddingDimensions: DIMS });
+  embeddings = new FakeEmbeddings(DIMS);
+  memories = new MemoryStore({ pool: db.pool, embeddings, dimensions: DIMS });
+});
+afterAll(async () => {
+  await db?.close();
+});
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE memories');
+  embeddings.failWith = undefined;
+});
+
+describe(`memory store (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'embedded'})`, () => {
+  it('stores, gets, and stores the same content, type and source only once', async () => {
+    const first = await memories.store([
+      {
+        content: 'The cat sat on the mat.',
+        memoryType: 'episodic',
+        source: 'chat-1',
+        metadata: { mood: 'calm' },
+      },
+      { content: 'Paris is the capital of France.', memoryType: 'semantic' },
+    ]);
+    expect(first.map((r) => r.created)).toEqual([true, true]);
+    const got = await memories.get(first[0]!.id);
+    expect(got).toMatchObject({
+      content: 'The cat sat on the mat.',
+      memoryType: 'episodic',
+      source: 'chat-1',
+      metadata: { mood: 'calm' },
+    });
+    expect(got.createdAt).toBeInstanceOf(Date);
+
+    const embeddedBefore = embeddings.embeddedTexts;
+    const again = await memories.store([
+      { content: 'Paris is the capital of France.', memoryType: 'semantic' },
+      { content: 'Paris is the capital of France.', memoryType: 'semantic', source: 'atlas' },
+      { content: 'Paris is the capital of France.', memoryType: 'semantic', source: 'atlas' },
+      { content: 'The cat sat on the mat.', memoryType: 'episodic', source: 'chat-1' },
+    ]);
+    expect(again[0]).toEqual({ id: first[1]!.id, created: false });
+    expect(again[1]!.created).toBe(true);
+    expect(again[2]).toEqual({ id: again[1]!.id, created: false });
+    expect(again[3]).toEqual({ id: first[0]!.id, created: false });
+    // Only the one new identity was embedded.
+    expect(embeddings.embeddedTexts - embeddedBefore).toBe(1);
+    expect(await memories.count()).toBe(3);
+  });
+
+  it('keeps the stored embedding and accepts precomputed ones', async () => {
+    const v = Array.from({ length: DIMS }, (_, i) => (i === 3 ? 1 : 0));
+    const [r] = await memories.store([{ content: 'given vector', memoryType: 'semantic', embedding: v }]);
+    const stored = await memories.getEmbedding(r!.id);
+    expect(stored).toHaveLength(DIMS);
+    expect(stored[3]).toBeCloseTo(1, 6);
+  });
+
+  it("writes inside the caller's transaction and rolls back with it", async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const [r] = await memories.store([{ content: 'in a transaction', memoryType: 'episodic' }], {
+        tx: client,
+      });
+      expect((await memories.get(r!.id, { tx: client })).content).toBe('in a transaction');
+      expect(await memories.count(undefined, { tx: client })).toBe(1);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await memories.count()).toBe(0);
+  });
+
+  it('updates fields, re-embeds new content, and refuses to duplicate another memory', async () => {
+    const [a, b] = await memories.store([
+      { content: 'alpha', memoryType: 'semantic' },
+      { content: 'beta', memoryType: 'semantic' },
+    ]);
+    const before = await memories.getEmbedding(a!.id);
+    const updated = await memories.update(a!.id, {
+      content: 'alpha prime',
+      metadata: { v: 2 },
+      source: 'edit',
+    });
+    expect(updated).toMatchObject({ content: 'alpha prime', metadata: { v: 2 }, source: 'edit' });
+    expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(updated.createdAt.getTime());
+    const after = await memories.getEmbedding(a!.id);
+    expect(after).not.toEqual(before);
+    const expected = await embeddings.embedQuery('alpha prime');
+    expect(after[0]).toBeCloseTo(expected[0]!, 5);
+    // Metadata-only change keeps the embedding.
+    await memories.update(a!.id, { metadata: { v: 3 } });
+    expect((await memories.getEmbedding(a!.id))[0]).toBeCloseTo(expected[0]!, 5);
+
+    await expect(memories.update(b!.id, { content: 'alpha prime', source: 'edit' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'patch',
+    });
+    await expect(memories.update(b!.id, {})).rejects.toBeInstanceOf(ValidationError);
+    await expect(memories.update(b!.id, { colour: 'red' } as never)).rejects.toMatchObject({
+      field: 'patch.colour',
+    });
+    await expect(
+      memories.update('00000000-0000-0000-0000-000000000000', { source: 'x' }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('deletes one or many and reports how many existed', async () => {
+    const rows = await memories.store([
+      { content: 'one', memoryType: 't' },
+      { content: 'two', memoryType: 't' },
+      { content: 'three', memoryType: 't' },
+    ]);
+    expect(await memories.delete(rows[0]!.id)).toBe(1);
+    expect(await memories.delete([rows[0]!.id, rows[1]!.id, rows[2]!.id])).toBe(2);
+    await expect(memories.get(rows[1]!.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(memories.get('not-a-uuid')).rejects.toMatchObject({ field: 'id' });
+    expect(await memories.count()).toBe(0);
+  });
+
+  it('rejects bad entries by field name, before embedding or writing anything', async () => {
+    await memories.store([{ content: 'already here', memoryType: 'semantic' }]);
+    const calls = embeddings.calls;
+    const nan = Array.from({ length: DIMS }, () => 0.1);
+    nan[7] = Number.NaN;
+    const cases: [unknown, string][] = [
+      [[{ content: '', memoryType: 'semantic' }], 'entries[0].content'],
+      [
+        [
+          { content: 'ok', memoryType: 's' },
+          { content: ' \n\t ', memoryType: 'semantic' },
+        ],
+        'entries[1].content',
+      ],
+      [[{ content: 'ok', memoryType: '' }], 'entries[0].memoryType'],
+      [[{ content: 'ok', memoryType: 's', embedding: [1, 2, 3] }], 'entries[0].embedding'],
+      [[{ content: 'ok', memoryType: 's', embedding: nan }], 'entries[0].embedding[7]'],
+      [[{ content: 'ok', memoryType: 's', metadata: ['a'] }], 'entries[0].metadata'],
+      [[{ content: 'ok', memoryType: 's', metadata: 'x' }], 'entries[0].metadata'],
+      [[{ content: 'ok', memoryType: 's', metadata: { n: Infinity } }], 'entries[0].metadata.n'],
+      [[{ content: 'nul \u0000 byte', memoryType: 's' }], 'entries[0].content'],
+      [[{ content: 'ok', memoryType: 's', colour: 'red' }], 'entries[0].colour'],
+      ['not an array', 'entries'],
+    ];
+    for (const [entries, field] of cases) {
+      await expect(memories.store(entries as never), field).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field,
+      });
+    }
+    expect(embeddings.calls).toBe(calls);
+    expect(await memories.count()).toBe(1);
+  });
+
+  it('stores nothing when the embedding provider fails', async () => {
+    embeddings.failWith = FakeEmbeddings.providerDown();
+    await expect(
+      memories.store([
+        { content: 'first of a batch', memoryType: 'semantic' },
+        {
+          content: 'second of a batch',
+          memoryType: 'semantic',
+          embedding: Array.from({ length: DIMS }, () => 0.5),
+        },
+      ]),
+    ).rejects.toMatchObject({ code: 'PROVIDER_FAILED', provider: 'fake', model: 'fake-model' });
+    expect(await memories.count()).toBe(0);
+  });
+
+  it('treats hostile strings in metadata keys and filter values as plain data', async () => {
+    const hostile = "x'); DROP TABLE memories; --";
+    const [r] = await memories.store([
+      { content: 'hostile metadata', memoryType: hostile, source: hostile, metadata: { [hostile]: hostile } },
+    ]);
+    expect(await memories.count({ metadata: { [hostile]: hostile } })).toBe(1);
+    expect(await memories.count({ memoryType: hostile, source: [hostile] })).toBe(1);
+    expect(await memories.count({ memoryType: "' OR 1=1 --" })).toBe(0);
+    const hits = await memories.textSearch(`${hostile} hostile & | ! :* ( metadata`);
+    expect(hits.map((h) => h.memory.id)).toEqual([r!.id]);
+  });
+
+  it('rejects bad search options by field name', async () => {
+    const v = Array.from({ length: DIMS }, () => 0.1);
+    await expect(memories.search(v, { limit: 0 })).rejects.toMatchObject({ field: 'limit' });
+    await expect(memories.search(v, { limit: 1001 })).rejects.toMatchObject({ field: 'limit', limit: 1000 });
+    await expect(memories.search(v, { limit: 2.5 })).rejects.toMatchObject({ field: 'limit' });
+    await expect(memories.search([1, 2], {})).rejects.toMatchObject({ field: 'query' });
+    await expect(memories.search('  ', {})).rejects.toMatchObject({ field: 'query' });
+    await expect(memories.textSearch('x', { filters: { colour: 'red' } as never })).rejects.toMatchObject({
+      field: 'filters.colour',
+    });
+    await expect(memories.count({ metadata: [1] as never })).rejects.toMatchObject({
+      field: 'filters.metadata',
+    });
+    await expect(memories.count({ createdAfter: 'yesterday' })).rejects.toMatchObject({
+      field: 'filters.createdAfter',
+    });
+    await expect(memories.count({ memoryType: [] })).rejects.toMatchObject({ field: 'filters.memoryType' });
+    await expect(memories.hybridSearch({ text: 'x', limit: 20, candidates: 10 })).rejects.toMatchObject({
+      field: 'candidates',
+    });
+    await expect(memories.hybridSearch({ text: 'x', fusion: { k: -1 } })).rejects.toMatchObject({
+      field: 'fusion.k',
+    });
+    await expect(
+      memories.hybridSearch({ text: 'x', embedding: [Number.POSITIVE_INFINITY] }),
+    ).rejects.toMatchObject({
+      field: 'embedding',
+    });
+  });
+});
