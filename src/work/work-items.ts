@@ -109,16 +109,16 @@ export class WorkItems {
     return [...this.#knownQueues].sort();
   }
 
-  async #requireQueues(names: Iterable<string>, db: Queryable): Promise<void> {
-    const missing = [...new Set(names)].filter((n) => !this.#knownQueues.has(n));
-    if (missing.length === 0) return;
+  /** Throws naming the first unknown queue; asks pgmq only when the cache misses. */
+  async #requireQueues(names: string[], db: Queryable, batch = false): Promise<void> {
+    if (names.every((n) => this.#knownQueues.has(n))) return;
     const { rows } = await db.query<{ queue_name: string }>(sql.LIST_QUEUES);
     for (const r of rows) this.#knownQueues.add(r.queue_name);
-    const unknown = missing.find((n) => !this.#knownQueues.has(n));
-    if (unknown !== undefined) {
+    const i = names.findIndex((n) => !this.#knownQueues.has(n));
+    if (i >= 0) {
       throw new ValidationError(
-        'queue',
-        `unknown queue '${unknown}': create it first (animus.work.createQueue)`,
+        batch ? `items[${i}].queue` : 'queue',
+        `unknown queue '${names[i]}': create it first (animus.work.createQueue)`,
       );
     }
   }
@@ -173,6 +173,7 @@ export class WorkItems {
     await this.#requireQueues(
       ns.map((n) => n.queue),
       db,
+      true,
     );
     const spans = ns.map((n) => this.#tracing.submit(n));
     try {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IllegalTransitionError, NotFoundError } from '../../src/errors/index.js';
 import { WorkItems } from '../../src/work/work-items.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
 import { counts, item } from './factory.js';
 
 let db: TestDatabase;
@@ -19,7 +19,7 @@ beforeEach(async () => {
   await db.pool.query("SELECT pgmq.purge_queue('work'), pgmq.purge_queue('other')");
 });
 
-describe(`work lifecycle (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'embedded'})`, () => {
+describe(`work lifecycle (${testKind})`, () => {
   it('submit → read → complete keeps provenance, outcome and archives the message', async () => {
     const res = await work.submit(
       item({ source: 'webhook:github', triggerInfo: { delivery: 'abc' }, params: { repo: 'x' } }),
