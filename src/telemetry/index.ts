@@ -37,6 +37,15 @@ export type {
   WorkProducerSpan,
   WorkSpanOptions,
 } from './work-spans.js';
+export { createMemoryTelemetry, createWorkTracing, traceWorkAttempt } from './hooks.js';
+export type {
+  ClaimedItemLike,
+  MemoryTelemetryHooks,
+  SubmitOutcomeLike,
+  SubmitSpanHandle,
+  SubmittedItemLike,
+  WorkTracingHooks,
+} from './hooks.js';
 export { extractTraceContext, injectTraceHeaders } from './propagation.js';
 export type { MessageHeaders } from './propagation.js';
 export { createLogger, redactString, setLogBridge } from './logger.js';

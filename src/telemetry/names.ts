@@ -65,6 +65,7 @@ export const WorkAttr = {
   id: 'animus.work.id',
   attempt: 'animus.work.attempt',
   dedupKey: 'animus.work.dedup_key',
+  mergedInto: 'animus.work.merged_into',
   stateFrom: 'animus.work.state.from',
   stateTo: 'animus.work.state.to',
   outcome: 'animus.work.outcome',

@@ -135,6 +135,8 @@ export interface WorkConsumerSpan {
   readonly context: Context;
   /** A lifecycle change (event + counter), e.g. `('queued', 'running')`. */
   transition(from: string | undefined, to: string): void;
+  /** The span event of a lifecycle change only, for changes counted elsewhere. */
+  addEvent(from: string | undefined, to: string): void;
   /**
    * Ends the attempt: records `animus.work.duration` with `animus.work.outcome = outcome`
    * (e.g. `completed`, `retry`, `dead`), and with an error `error.type` + status ERROR.
@@ -185,6 +187,8 @@ export function startWorkConsumerSpan(options: WorkAttemptOptions): WorkConsumer
     span,
     context: ctx,
     transition: (from, to) => recordWorkLifecycle(span, from, to, options.workType),
+    addEvent: (from, to) =>
+      safely(() => span.addEvent(WORK_TRANSITION_EVENT, transitionAttrs(from, to, options.workType))),
     end: (outcome, error) => {
       if (ended) return;
       ended = true;
@@ -202,6 +206,10 @@ export function startWorkConsumerSpan(options: WorkAttemptOptions): WorkConsumer
   };
 }
 
+function transitionAttrs(from: string | undefined, to: string, workType: string): Attributes {
+  return { [WorkAttr.stateFrom]: from ?? 'none', [WorkAttr.stateTo]: to, [WorkAttr.type]: workType };
+}
+
 /**
  * Records a lifecycle change: a span event `animus.work.transition` on `span` (when given)
  * and one `animus.work.transitions` point with from-state (`none` for a new item), to-state
@@ -214,11 +222,7 @@ export function recordWorkLifecycle(
   workType: string,
 ): void {
   safely(() => {
-    const attrs: Attributes = {
-      [WorkAttr.stateFrom]: from ?? 'none',
-      [WorkAttr.stateTo]: to,
-      [WorkAttr.type]: workType,
-    };
+    const attrs = transitionAttrs(from, to, workType);
     span?.addEvent(WORK_TRANSITION_EVENT, attrs);
     animusInstruments().workTransitions.add(1, attrs);
   });

@@ -1,0 +1,174 @@
+// Ready-made implementations of the telemetry hooks the work, worker and memory modules
+// accept (`WorkTracing`, the worker's `process` hook, `MemoryTelemetry`). They are typed
+// structurally so telemetry stays a leaf module that imports nothing from its callers.
+import { context as otelContext } from '@opentelemetry/api';
+import { withMemorySpan } from './memory-spans.js';
+import { GenAiAttr, GenAiOperation, WorkAttr } from './names.js';
+import type { MemoryOperation } from './names.js';
+import { recordWorkLifecycle, startWorkConsumerSpan, startWorkSpan } from './work-spans.js';
+import { safely } from './instruments.js';
+
+/** The fields of a submitted item that telemetry reads. */
+export interface SubmittedItemLike {
+  queue: string;
+  workType: string;
+  dedupKey?: string | null;
+}
+
+/** A submit's result as the work module reports it. */
+export type SubmitOutcomeLike =
+  | { status: 'queued'; id: string; msgId: bigint | number | string }
+  | { status: 'merged'; id: string; mergedInto: string };
+
+/** The PRODUCER span of one submit, as the work module drives it. */
+export interface SubmitSpanHandle {
+  readonly headers: Record<string, string>;
+  end(result: SubmitOutcomeLike): void;
+  fail(error: unknown): void;
+}
+
+/** Structural twin of the work module's `WorkTracing`. */
+export interface WorkTracingHooks {
+  submit(item: SubmittedItemLike): SubmitSpanHandle;
+  transition(from: string, to: string, workType: string): void;
+}
+
+/**
+ * Work tracing on the global OTel API: each submit is a PRODUCER span `send {queue}` whose
+ * context goes into the pgmq message headers; on `end` the span gets the item id, message id
+ * and a `none → queued|merged` transition; `transition` counts `animus.work.transitions`.
+ */
+export function createWorkTracing(): WorkTracingHooks {
+  return {
+    submit(item) {
+      const producer = startWorkSpan({
+        queue: item.queue,
+        workType: item.workType,
+        ...(item.dedupKey === null || item.dedupKey === undefined ? {} : { dedupKey: item.dedupKey }),
+      });
+      return {
+        headers: producer.headers,
+        end(result) {
+          safely(() => {
+            if (result.status === 'queued') {
+              producer.setWorkItem({ workId: result.id, messageId: result.msgId });
+            } else {
+              producer.setWorkItem({ workId: result.id });
+              producer.span.setAttribute(WorkAttr.mergedInto, result.mergedInto);
+            }
+            producer.transition(undefined, result.status);
+          });
+          producer.end();
+        },
+        fail: (error) => producer.end(error),
+      };
+    },
+    transition: (from, to, workType) => recordWorkLifecycle(undefined, from, to, workType),
+  };
+}
+
+/** The fields of a claimed item that the process hook reads. */
+export interface ClaimedItemLike {
+  id: string;
+  queue: string;
+  workType: string;
+  /** This attempt's number (1 for the first). */
+  attempts: number;
+  maxAttempts: number;
+  msgId: bigint | number | string;
+  headers: unknown;
+}
+
+function isPermanent(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PERMANENT_FAILURE'
+  );
+}
+
+/**
+ * The worker's `process` hook: runs one attempt inside a CONSUMER span `process {queue}` that
+ * continues the submit's trace from the message headers. Span events record `queued → running`
+ * and where the handler's result sends the item (`completed`; on a throw `queued` for a retry
+ * while attempts remain, else `dead`); `animus.work.duration` gets the attempt's time with
+ * outcome `completed`, `retry` or `dead`. The handler's result or error passes through.
+ */
+export async function traceWorkAttempt<T>(item: ClaimedItemLike, run: () => Promise<T>): Promise<T> {
+  const attempt = startWorkConsumerSpan({
+    queue: item.queue,
+    workType: item.workType,
+    workId: item.id,
+    attempt: item.attempts,
+    messageId: item.msgId,
+    headers: item.headers,
+  });
+  safely(() => attempt.addEvent('queued', 'running'));
+  let result: T;
+  try {
+    result = await otelContext.with(attempt.context, run);
+  } catch (error) {
+    const dead = isPermanent(error) || item.attempts >= item.maxAttempts;
+    safely(() => attempt.addEvent('running', dead ? 'dead' : 'queued'));
+    attempt.end(dead ? 'dead' : 'retry', error);
+    throw error;
+  }
+  safely(() => attempt.addEvent('running', 'completed'));
+  attempt.end('completed');
+  return result;
+}
+
+/** Structural twin of the memory module's `MemoryTelemetry`. */
+export interface MemoryTelemetryHooks {
+  withSpan<T>(
+    operation: string,
+    attributes: Record<string, string | number | boolean>,
+    fn: () => Promise<T>,
+  ): Promise<T>;
+}
+
+const MEMORY_OPERATIONS = new Set<string>([
+  GenAiOperation.searchMemory,
+  GenAiOperation.createMemory,
+  GenAiOperation.updateMemory,
+  GenAiOperation.deleteMemory,
+]);
+
+/** Attribute keys the memory module may pass that map onto the GenAI memory conventions. */
+const RECORD_COUNT_KEYS = new Set(['animus.memory.count', GenAiAttr.memoryRecordCount]);
+const RECORD_ID_KEYS = new Set(['animus.memory.id', GenAiAttr.memoryRecordId]);
+const QUERY_KEYS = new Set(['animus.memory.query', GenAiAttr.memoryQueryText]);
+
+/**
+ * Memory telemetry on the global OTel API: `withSpan('search_memory', attrs, fn)` becomes a
+ * GenAI memory span (see {@link withMemorySpan}); `animus.memory.count`/`.id`/`.query` map
+ * to the conventions' record count, record id and (content capture only) query text; other
+ * attributes are kept as given.
+ */
+export function createMemoryTelemetry(): MemoryTelemetryHooks {
+  return {
+    withSpan(operation, attributes, fn) {
+      if (!MEMORY_OPERATIONS.has(operation)) return fn();
+      let recordCount: number | undefined;
+      let recordId: string | undefined;
+      let queryText: string | undefined;
+      const rest: Record<string, string | number | boolean> = {};
+      for (const [k, v] of Object.entries(attributes)) {
+        if (RECORD_COUNT_KEYS.has(k) && typeof v === 'number') recordCount = v;
+        else if (RECORD_ID_KEYS.has(k)) recordId = String(v);
+        else if (QUERY_KEYS.has(k)) queryText = String(v);
+        else rest[k] = v;
+      }
+      return withMemorySpan(
+        operation as MemoryOperation,
+        {
+          ...(recordCount === undefined ? {} : { recordCount }),
+          ...(recordId === undefined ? {} : { recordId }),
+          ...(queryText === undefined ? {} : { queryText }),
+        },
+        (handle) => {
+          safely(() => handle.span.setAttributes(rest));
+          return fn();
+        },
+      );
+    },
+  };
+}
