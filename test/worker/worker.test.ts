@@ -1,0 +1,185 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PermanentFailure } from '../../src/errors/index.js';
+import type { ClaimedItem } from '../../src/work/types.js';
+import { WorkItems } from '../../src/work/work-items.js';
+import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
+import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
+import { counts, item } from '../work/factory.js';
+
+let db: TestDatabase;
+let work: WorkItems;
+const started: Worker[] = [];
+
+function worker(options: WorkerOptions): Worker {
+  const w = new Worker({ work, pool: db.pool }, { pollIntervalMs: 20, ...options });
+  started.push(w);
+  return w;
+}
+
+/** Resolves when `check` returns true, polling the database state (a signal, not a fixed sleep). */
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function stateCounts(): Promise<Record<string, number>> {
+  const { rows } = await db.pool.query<{ state: string; n: number }>(
+    'SELECT state, count(*)::int AS n FROM work_items GROUP BY state',
+  );
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  work = new WorkItems({ pool: db.pool, backoff: { baseSeconds: 0, maxSeconds: 0 } });
+  await work.createQueue('work');
+});
+afterAll(async () => db?.close());
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE work_items');
+  await db.pool.query("SELECT pgmq.purge_queue('work')");
+});
+afterEach(async () => {
+  // A test must not leak a running worker.
+  const leaked = started.filter((w) => w.running);
+  await Promise.all(started.map((w) => w.stop({ timeoutMs: 1000 })));
+  started.length = 0;
+  expect(leaked.length, 'a worker was left running').toBe(0);
+});
+
+describe(`worker runtime (${testKind})`, () => {
+  it('N workers × M items: every item handled exactly once', async () => {
+    const calls = new Map<string, number>();
+    const handlers = {
+      'test.echo': async (it: ClaimedItem) => {
+        calls.set(it.id, (calls.get(it.id) ?? 0) + 1);
+        await new Promise((r) => setImmediate(r));
+        return { ok: it.id };
+      },
+    };
+    const total = 300;
+    await work.submitBatch(Array.from({ length: total }, () => item()));
+    const workers = [0, 1, 2].map(() => worker({ handlers, concurrency: 4, completeBatchSize: 5 }));
+    await Promise.all(workers.map((w) => w.start()));
+    await until(async () => (await stateCounts()).completed === total);
+    await Promise.all(workers.map((w) => w.stop()));
+    expect(calls.size).toBe(total);
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    expect(workers.reduce((s, w) => s + w.stats.completed, 0)).toBe(total);
+    expect(await counts(db.pool)).toEqual({ items: total, messages: 0 });
+  });
+
+  it('a thrown error retries; PermanentFailure and a missing handler end the item dead', async () => {
+    let flaky = 0;
+    const w = worker({
+      handlers: {
+        flaky: async () => {
+          flaky++;
+          if (flaky < 2) throw new Error('try again');
+          return 'ok';
+        },
+        broken: async () => {
+          throw new PermanentFailure('input can never work');
+        },
+      },
+    });
+    const a = await work.submit(item({ workType: 'flaky', maxAttempts: 3 }));
+    const b = await work.submit(item({ workType: 'broken', maxAttempts: 3 }));
+    const c = await work.submit(item({ workType: 'nobody.handles.this' }));
+    await w.start();
+    await until(async () => {
+      const c = await stateCounts();
+      return c.completed === 1 && c.dead === 2;
+    });
+    await w.stop();
+    expect(await work.get(a.id)).toMatchObject({ state: 'completed', attempts: 2, outcomeData: 'ok' });
+    expect(await work.get(b.id)).toMatchObject({ state: 'dead', attempts: 1 });
+    expect((await work.get(b.id)).outcomeError).toMatch(/input can never work/);
+    const dead = await work.get(c.id);
+    expect(dead.state).toBe('dead');
+    expect(dead.outcomeError).toMatch(/no handler for work type 'nobody\.handles\.this'/);
+  });
+
+  it('graceful stop: takes nothing new, waits for in-flight work, which completes', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let startedCount = 0;
+    const w = worker({
+      concurrency: 2,
+      handlers: {
+        'test.echo': async () => {
+          startedCount++;
+          await gate;
+          return 'done';
+        },
+      },
+    });
+    await work.submitBatch([item(), item(), item(), item()]);
+    await w.start();
+    await until(() => startedCount === 2);
+    const stopping = w.stop({ timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await stopping;
+    expect(startedCount).toBe(2);
+    expect(await stateCounts()).toEqual({ completed: 2, queued: 2 });
+  });
+
+  it('stop past its timeout aborts handlers; their items come back after the visibility timeout', async () => {
+    let aborted = 0;
+    const w = worker({
+      vt: 1,
+      handlers: {
+        'test.echo': (_it, ctx) =>
+          new Promise((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => {
+              aborted++;
+              reject(new Error('aborted'));
+            });
+          }),
+      },
+    });
+    const sub = await work.submit(item());
+    await w.start();
+    await until(async () => (await stateCounts()).running === 1);
+    await w.stop({ timeoutMs: 50 });
+    expect(aborted).toBe(1);
+    expect((await work.get(sub.id)).state).toBe('running'); // not settled: left to come back
+    const w2 = worker({ handlers: { 'test.echo': async () => 'second time' } });
+    await w2.start();
+    await until(async () => (await stateCounts()).completed === 1);
+    await w2.stop();
+    expect(await work.get(sub.id)).toMatchObject({ attempts: 2, outcomeData: 'second time' });
+  });
+
+  it('heartbeats keep a long handler invisible past its visibility timeout', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = worker({
+      vt: 1,
+      heartbeatMs: 200,
+      handlers: { 'test.echo': async () => gate.then(() => 'slow') },
+    });
+    const sub = await work.submit(item());
+    if (sub.status !== 'queued') throw new Error('expected queued');
+    await w.start();
+    await until(async () => (await stateCounts()).running === 1);
+    // Wait until well past the 1 s visibility timeout, checking that no one else could claim it.
+    const until1500 = Date.now() + 1500;
+    while (Date.now() < until1500) {
+      const { rows } = await db.pool.query<{ visible: boolean }>(
+        'SELECT vt <= now() AS visible FROM pgmq.q_work WHERE msg_id = $1',
+        [String(sub.msgId)],
+      );
+      expect(rows[0]!.visible).toBe(false);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    release();
+    await until(async () => (await stateCounts()).completed === 1);
+    await w.stop();
+    expect((await work.get(sub.id)).attempts).toBe(1);
+  });
+});
