@@ -3,10 +3,10 @@
 // never throws for an unreachable or half-migrated database — it reports what it found.
 import type pg from 'pg';
 import { migrationStatus } from './migrate.js';
+import { type PgmqFlavour, pgmqInfo } from './pgmq-info.js';
 import { connectFailureReason } from './pool.js';
 
-/** How pgmq is provided: the real extension, animus's compatible schema, or not at all. */
-export type PgmqFlavour = 'extension' | 'compat' | 'none';
+export type { PgmqFlavour };
 
 /** What {@link checkHealth} found. Fields are `undefined` when the database was unreachable. */
 export interface HealthReport {
@@ -18,12 +18,16 @@ export interface HealthReport {
   readonly serverVersion: string | undefined;
   /** pgvector's installed version in this database; `undefined` = not installed. */
   readonly pgvectorVersion: string | undefined;
+  /** Which pgmq this database has (from {@link pgmqInfo}). */
   readonly pgmq: {
+    /** `extension`, `compat` (animus's compatible schema) or `missing`. */
     readonly flavour: PgmqFlavour;
-    /** Extension version, or the compatible schema's version; `undefined` when none. */
+    /** Extension version, or the pgmq API version the compatible schema follows; `undefined` when missing. */
     readonly version: string | undefined;
-    /** The server offers the real pgmq extension (installed or not). */
+    /** The server offers the real pgmq extension but this database does not use it. */
     readonly extensionAvailable: boolean;
+    /** One line for people, e.g. `pgmq extension 1.11.0`. */
+    readonly description: string;
   };
   readonly migrations: {
     /** Known migrations applied with a matching checksum. */
@@ -53,18 +57,12 @@ const SELECT_ONE = 'SELECT 1';
 const SELECT_VERSIONS = `
 SELECT current_setting('server_version') AS server_version,
        (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector_version,
-       (SELECT extversion FROM pg_extension WHERE extname = 'pgmq') AS pgmq_extension_version,
-       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pgmq') AS pgmq_available,
-       to_regclass('pgmq.meta') IS NOT NULL AS pgmq_schema,
        to_regclass('animus_settings') IS NOT NULL AS has_settings`;
 const SELECT_DIMENSIONS = "SELECT value FROM animus_settings WHERE key = 'embedding_dimensions'";
 
 interface VersionsRow {
   server_version: string;
   pgvector_version: string | null;
-  pgmq_extension_version: string | null;
-  pgmq_available: boolean;
-  pgmq_schema: boolean;
   has_settings: boolean;
 }
 
@@ -72,7 +70,7 @@ const UNREACHABLE = {
   latencyMs: undefined,
   serverVersion: undefined,
   pgvectorVersion: undefined,
-  pgmq: { flavour: 'none', version: undefined, extensionAvailable: false },
+  pgmq: { flavour: 'missing', version: undefined, extensionAvailable: false, description: 'unknown' },
   migrations: { applied: 0, pending: 0, latest: undefined, edited: 0, unknown: 0 },
   embeddingDimensions: undefined,
 } as const;
@@ -91,6 +89,7 @@ export async function checkHealth(pool: pg.Pool, options: HealthOptions = {}): P
   let latencyMs: number;
   let versions: VersionsRow;
   let embeddingDimensions: number | undefined;
+  let pgmq: HealthReport['pgmq'];
   try {
     const started = performance.now();
     await client.query(SELECT_ONE);
@@ -100,21 +99,18 @@ export async function checkHealth(pool: pg.Pool, options: HealthOptions = {}): P
       const { rows } = await client.query<{ value: string }>(SELECT_DIMENSIONS);
       embeddingDimensions = rows[0] === undefined ? undefined : Number(rows[0].value);
     }
+    const info = await pgmqInfo(client);
+    pgmq = {
+      flavour: info.flavour,
+      version: info.version === '' ? undefined : info.version,
+      extensionAvailable: info.extensionAvailable,
+      description: info.description,
+    };
   } catch (err) {
     return { reachable: false, ...UNREACHABLE, error: connectFailureReason(err) };
   } finally {
     client.release();
   }
-
-  const pgmq = {
-    flavour: (versions.pgmq_extension_version !== null
-      ? 'extension'
-      : versions.pgmq_schema
-        ? 'compat'
-        : 'none') as PgmqFlavour,
-    version: versions.pgmq_extension_version ?? undefined,
-    extensionAvailable: versions.pgmq_available,
-  };
 
   let migrations: HealthReport['migrations'] = UNREACHABLE.migrations;
   let error: string | undefined;

@@ -36,9 +36,11 @@ describe(`checkHealth on a migrated ${testKind} database`, () => {
     });
     expect(health.embeddingDimensions).toBe(512);
     const shipsPgmq = migrations.some((m) => m.directives.has('pgmq'));
-    const expected = !shipsPgmq ? 'none' : testPgmqMode === 'compat' ? 'compat' : 'extension';
+    const expected = !shipsPgmq ? 'missing' : testPgmqMode === 'compat' ? 'compat' : 'extension';
     expect(health.pgmq.flavour).toBe(expected);
     expect(typeof health.pgmq.extensionAvailable).toBe('boolean');
+    if (expected !== 'missing') expect(health.pgmq.version).toMatch(/^\d+\.\d+/);
+    expect(health.pgmq.description).toContain('pgmq');
   });
 
   it('counts applied migrations this build does not know', async () => {
