@@ -5,7 +5,7 @@ import { resolveConfig } from '../../src/config/index.js';
 import { createEmbeddings } from '../../src/llm/index.js';
 import { MemoryStore } from '../../src/memory/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startOpenAIServer, type OpenAITestServer } from '../support/openai-server.js';
+import { fakeEmbedding, startOpenAIServer, type OpenAITestServer } from '../support/openai-server.js';
 
 const DIMS = 32;
 let db: TestDatabase;
@@ -35,13 +35,17 @@ describe(`a failing embedding provider (${process.env.ANIMUS_TEST_DATABASE_URL ?
       content: `memory ${w}`,
       memoryType: 'semantic',
     }));
-    // Three batch requests go out; one of them fails for good, the others succeed.
-    server.fail({ status: 500, times: 1, path: '/v1/embeddings' });
+    // Three batch requests go out; the one holding 'memory three' fails, the others succeed.
+    server.setEmbedder((text, dims) => {
+      if (text === 'memory three') throw new Error('model crashed');
+      return fakeEmbedding(text, dims);
+    });
     const err = await memories.store(entries).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PROVIDER_FAILED', provider: 'openai', model: 'embed-small' });
     expect(server.requests.filter((r) => r.status === 200).length).toBeGreaterThan(0);
     expect(await memories.count()).toBe(0);
 
+    server.setEmbedder(fakeEmbedding);
     const stored = await memories.store(entries);
     expect(stored.every((s) => s.created)).toBe(true);
     expect(await memories.count()).toBe(5);
