@@ -221,7 +221,7 @@ describe('work spans in one process', () => {
       'error.type': '_OTHER',
     });
     const lastTransition = (events: ReadableSpan['events'] | undefined) =>
-      events?.filter((e) => e.name === 'animus.work.transition').at(-1)?.attributes['animus.work.state.to'];
+      events?.filter((e) => e.name === 'animus.work.transition').at(-1)?.attributes?.['animus.work.state.to'];
     expect(first?.events.some((e) => e.name === 'exception')).toBe(true);
     expect(lastTransition(first?.events)).toBe('queued');
     expect(second?.attributes['animus.work.outcome']).toBe('dead');
