@@ -1,11 +1,16 @@
 // The SDK's one client. It owns the database (server or embedded), the work API, the
 // memory API and the workers created through it; `start()` and `close()` are idempotent.
 // Configuration is passed in: the library never reads the environment.
+import type { Embeddings } from '@langchain/core/embeddings';
 import type pg from 'pg';
 import { type AnimusConfig, type AnimusOptions, resolveConfig } from './config/index.js';
 import { type Database, openDatabase } from './db/database.js';
+import { checkHealth, type HealthReport } from './db/health.js';
 import type { PgmqMode } from './db/migrate.js';
 import { AnimusError } from './errors/index.js';
+import { createEmbeddings } from './llm/index.js';
+import { MemoryStore } from './memory/index.js';
+import { createMemoryTelemetry, createWorkTracing, traceWorkAttempt } from './telemetry/index.js';
 import type { BackoffOptions } from './work/backoff.js';
 import type { Queryable } from './work/types.js';
 import type { WorkTracing } from './work/tracing.js';
@@ -26,6 +31,34 @@ export interface AnimusClientOptions extends AnimusOptions {
   workTracing?: WorkTracing;
   /** Called with progress lines (migrations applied …). */
   log?: (line: string) => void;
+  /**
+   * The embeddings to use instead of the configured ones (already a LangChain `Embeddings`).
+   * Default: `createEmbeddings(config)`, traced with GenAI spans.
+   */
+  embeddings?: Embeddings;
+  /** Turn off animus's own spans and metrics (they cost nothing without an OTel SDK). Default false. */
+  disableTelemetry?: boolean;
+}
+
+/** What `animus.health()` reports. */
+export interface AnimusHealth {
+  database: {
+    reachable: boolean;
+    kind: 'server' | 'embedded';
+    target: string;
+    latencyMs: number | undefined;
+    serverVersion: string | undefined;
+    pgvectorVersion: string | undefined;
+    error: string | undefined;
+  };
+  pgmq: HealthReport['pgmq'];
+  migrations: HealthReport['migrations'];
+  embedding: {
+    provider: string;
+    model: string;
+    configuredDimensions: number;
+    storedDimensions: number | undefined;
+  };
 }
 
 /** The animus client: `const animus = new Animus(); await animus.start();`. */
@@ -35,6 +68,7 @@ export class Animus {
   readonly #options: AnimusClientOptions;
   #db: Database | undefined;
   #work: WorkItems | undefined;
+  #memory: MemoryStore | undefined;
   #starting: Promise<void> | undefined;
   readonly #workers = new Set<Worker>();
 
@@ -64,15 +98,29 @@ export class Animus {
         pool: db.pool,
         maxParamsBytes: this.config.work.maxParamsBytes,
         ...(this.#options.backoff === undefined ? {} : { backoff: this.#options.backoff }),
-        ...(this.#options.workTracing === undefined ? {} : { tracing: this.#options.workTracing }),
+        ...(this.#tracing() === undefined ? {} : { tracing: this.#tracing()! }),
       });
       for (const queue of this.config.work.queues) await work.createQueue(queue);
+      const telemetryOn = this.#options.disableTelemetry !== true;
+      // createEmbeddings returns embeddings already traced with GenAI spans (src/llm wires telemetry).
+      const embeddings = this.#options.embeddings ?? createEmbeddings(this.config);
+      this.#memory = new MemoryStore({
+        pool: db.pool,
+        embeddings,
+        dimensions: this.config.embedding.dimensions,
+        ...(telemetryOn ? { telemetry: createMemoryTelemetry() } : {}),
+      });
       this.#db = db;
       this.#work = work;
     } catch (err) {
       await db.close();
       throw err;
     }
+  }
+
+  #tracing(): WorkTracing | undefined {
+    if (this.#options.workTracing !== undefined) return this.#options.workTracing;
+    return this.#options.disableTelemetry === true ? undefined : (createWorkTracing() as WorkTracing);
   }
 
   #need<T>(value: T | undefined): T {
@@ -96,6 +144,36 @@ export class Animus {
     return this.#need(this.#work);
   }
 
+  /** Memories: store, vector / keyword / hybrid search, get, update, delete. */
+  get memory(): MemoryStore {
+    return this.#need(this.#memory);
+  }
+
+  /** Database reachability, versions, which pgmq, migration state, embedding dimensions. */
+  async health(): Promise<AnimusHealth> {
+    const db = this.db;
+    const h = await checkHealth(db.pool);
+    return {
+      database: {
+        reachable: h.reachable,
+        kind: db.kind,
+        target: db.target,
+        latencyMs: h.latencyMs,
+        serverVersion: h.serverVersion,
+        pgvectorVersion: h.pgvectorVersion,
+        error: h.error,
+      },
+      pgmq: h.pgmq,
+      migrations: h.migrations,
+      embedding: {
+        provider: this.config.embedding.provider,
+        model: this.config.embedding.model,
+        configuredDimensions: this.config.embedding.dimensions,
+        storedDimensions: h.embeddingDimensions,
+      },
+    };
+  }
+
   /**
    * Creates a worker for one queue (not started). `close()` stops it. LISTEN wake-ups are on
    * by default where the database supports them (a server), polling otherwise.
@@ -104,7 +182,12 @@ export class Animus {
     const db = this.db;
     const worker = new Worker(
       { work: this.work, pool: db.pool },
-      { listen: db.supportsNotify, concurrency: this.config.work.concurrency, ...options },
+      {
+        listen: db.supportsNotify,
+        concurrency: this.config.work.concurrency,
+        ...(this.#options.disableTelemetry === true ? {} : { process: traceWorkAttempt }),
+        ...options,
+      },
     );
     this.#workers.add(worker);
     return worker;
@@ -136,6 +219,7 @@ export class Animus {
     const db = this.#db;
     this.#db = undefined;
     this.#work = undefined;
+    this.#memory = undefined;
     this.#starting = undefined;
     await db?.close();
   }
