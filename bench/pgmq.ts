@@ -1,0 +1,274 @@
+// pgmq throughput on a Postgres server: send → read → archive cycles, one message per
+// transaction at 1, 4 and 8 connections, and batched (100 messages per call) at 1 and 4.
+// Runs against whichever pgmq the migrator installs in a scratch database (the extension
+// where the server offers it, else animus's compatible schema; ANIMUS_BENCH_PGMQ=compat or
+// extension forces one) and compares with the extension's reference figures on this machine.
+// Writes bench/results/pgmq.json and bench/results/pgmq.md.
+//
+//   npx tsx bench/pgmq.ts      (ANIMUS_BENCH_DATABASE_URL, default the local animus_test server;
+//                               ANIMUS_BENCH_SECONDS per scenario, default 8)
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { migrate, type PgmqMode } from '../src/db/migrate.js';
+import { pgmqInfo } from '../src/db/pgmq-info.js';
+
+const SERVER = process.env.ANIMUS_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/animus_test';
+const SECONDS = Number(process.env.ANIMUS_BENCH_SECONDS || 4);
+const ROUNDS = Number(process.env.ANIMUS_BENCH_ROUNDS || 3);
+const WARMUP_SECONDS = 1;
+const MODE = (process.env.ANIMUS_BENCH_PGMQ || 'auto') as PgmqMode;
+const BATCH = 100;
+
+/** The extension's figures on this 2-core machine (issue 3), per scenario. */
+const REFERENCE: Record<string, number> = {
+  'single-1': 700,
+  'single-4': 1400,
+  'single-8': 1800,
+  'batch-1': 20_000,
+  'batch-4': 35_000,
+};
+
+/** How one cycle's statements are issued: through pgmq's functions, or as plain SQL. */
+interface Statements {
+  send: string;
+  read: string;
+  archiveOne: string;
+  sendBatch: string;
+  archiveMany: string;
+}
+
+const PGMQ: Statements = {
+  send: 'SELECT * FROM pgmq.send($1, $2::jsonb)',
+  read: 'SELECT msg_id FROM pgmq.read($1, 30, $2)',
+  archiveOne: 'SELECT pgmq.archive($1, $2::bigint)',
+  sendBatch: 'SELECT * FROM pgmq.send_batch($1, $2::jsonb[])',
+  archiveMany: 'SELECT * FROM pgmq.archive($1, $2::bigint[])',
+};
+
+/**
+ * The floor: the same work as plain statements on a queue's own tables (same layout and
+ * indexes, created by pgmq.create), with no function call, name check or dynamic SQL. $1 is
+ * unused but kept so both sets take the same parameters.
+ */
+function plainSql(queue: string): Statements {
+  const q = `pgmq."q_${queue}"`;
+  const a = `pgmq."a_${queue}"`;
+  const cols = 'msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers';
+  const move = (where: string) =>
+    `WITH moved AS (DELETE FROM ${q} WHERE ${where} RETURNING ${cols}) ` +
+    `INSERT INTO ${a} (${cols}) SELECT ${cols} FROM moved RETURNING msg_id`;
+  return {
+    send: `INSERT INTO ${q} (vt, message) SELECT clock_timestamp(), $2::jsonb WHERE $1::text IS NOT NULL RETURNING msg_id`,
+    read:
+      `WITH picked AS (SELECT msg_id FROM ${q} WHERE vt <= clock_timestamp() AND $1::text IS NOT NULL ` +
+      `ORDER BY msg_id LIMIT $2 FOR UPDATE SKIP LOCKED) ` +
+      `UPDATE ${q} AS m SET vt = clock_timestamp() + interval '30 seconds', read_ct = m.read_ct + 1, ` +
+      `last_read_at = clock_timestamp() FROM picked WHERE m.msg_id = picked.msg_id RETURNING m.msg_id`,
+    archiveOne: move('msg_id = $2::bigint AND $1::text IS NOT NULL'),
+    sendBatch:
+      `INSERT INTO ${q} (vt, message) SELECT clock_timestamp(), m FROM unnest($2::jsonb[]) AS m ` +
+      `WHERE $1::text IS NOT NULL RETURNING msg_id`,
+    archiveMany: move('msg_id = ANY ($2::bigint[]) AND $1::text IS NOT NULL'),
+  };
+}
+
+interface Scenario {
+  name: string;
+  kind: 'single' | 'batch';
+  connections: number;
+}
+
+interface Measured {
+  /** Cycles (single) or messages (batch) per second, median of the rounds. */
+  rate: number;
+  rounds: number[];
+}
+
+interface Result extends Scenario {
+  unit: 'cycles/s' | 'messages/s';
+  pgmq: Measured;
+  plainSql: Measured;
+  /** pgmq rate / plain SQL rate, measured side by side. */
+  ratioToPlainSql: number;
+  reference: number;
+  /** pgmq rate / the extension's reference figure. */
+  ratioToReference: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'single-1', kind: 'single', connections: 1 },
+  { name: 'single-4', kind: 'single', connections: 4 },
+  { name: 'single-8', kind: 'single', connections: 8 },
+  { name: 'batch-1', kind: 'batch', connections: 1 },
+  { name: 'batch-4', kind: 'batch', connections: 4 },
+];
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+const body = (i: number) => JSON.stringify({ id: i, kind: 'bench', payload: 'x'.repeat(64) });
+
+/** One worker's loop; returns messages archived before `stopAt`. */
+async function worker(
+  client: pg.ClientBase,
+  sql: Statements,
+  queue: string,
+  kind: Scenario['kind'],
+  stopAt: number,
+): Promise<number> {
+  let done = 0;
+  let i = 0;
+  const batch = Array.from({ length: BATCH }, (_, k) => body(k));
+  while (Date.now() < stopAt) {
+    if (kind === 'single') {
+      await client.query(sql.send, [queue, body(i++)]);
+      const { rows } = await client.query<{ msg_id: string }>(sql.read, [queue, 1]);
+      for (const r of rows) {
+        await client.query(sql.archiveOne, [queue, r.msg_id]);
+        done += 1;
+      }
+    } else {
+      await client.query(sql.sendBatch, [queue, batch]);
+      const { rows } = await client.query<{ msg_id: string }>(sql.read, [queue, BATCH]);
+      if (rows.length > 0) {
+        await client.query(sql.archiveMany, [queue, rows.map((r) => r.msg_id)]);
+        done += rows.length;
+      }
+    }
+  }
+  return done;
+}
+
+/** One timed run (after a warm-up) on a fresh queue; returns the rate. */
+async function runOnce(pool: pg.Pool, s: Scenario, target: 'pgmq' | 'plain', round: number): Promise<number> {
+  const queue = `bench_${target}_${s.name.replace('-', '_')}_${round}`;
+  await pool.query('SELECT pgmq.create($1)', [queue]);
+  const sql = target === 'pgmq' ? PGMQ : plainSql(queue);
+  const clients = await Promise.all(Array.from({ length: s.connections }, () => pool.connect()));
+  try {
+    const warm = Date.now() + WARMUP_SECONDS * 1000;
+    await Promise.all(clients.map((c) => worker(c, sql, queue, s.kind, warm)));
+    const started = process.hrtime.bigint();
+    const stopAt = Date.now() + SECONDS * 1000;
+    const counts = await Promise.all(clients.map((c) => worker(c, sql, queue, s.kind, stopAt)));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return Math.round(counts.reduce((a, b) => a + b, 0) / seconds);
+  } finally {
+    for (const c of clients) c.release();
+    await pool.query('SELECT pgmq.drop_queue($1)', [queue]);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Alternates pgmq and plain-SQL runs so machine load drifts over both alike. */
+async function runScenario(pool: pg.Pool, s: Scenario): Promise<Result> {
+  const viaPgmq: number[] = [];
+  const viaSql: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: ('pgmq' | 'plain')[] = round % 2 === 0 ? ['pgmq', 'plain'] : ['plain', 'pgmq'];
+    for (const target of order) {
+      (target === 'pgmq' ? viaPgmq : viaSql).push(await runOnce(pool, s, target, round));
+    }
+  }
+  const rate = median(viaPgmq);
+  const floor = median(viaSql);
+  const reference = REFERENCE[s.name] ?? Number.NaN;
+  return {
+    ...s,
+    unit: s.kind === 'single' ? 'cycles/s' : 'messages/s',
+    pgmq: { rate, rounds: viaPgmq },
+    plainSql: { rate: floor, rounds: viaSql },
+    ratioToPlainSql: Number((rate / floor).toFixed(2)),
+    reference,
+    ratioToReference: Number((rate / reference).toFixed(2)),
+  };
+}
+
+function report(meta: Record<string, unknown>, results: Result[]): string {
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return [
+    '# pgmq benchmark',
+    '',
+    `${String(meta.pgmq)} on PostgreSQL ${String(meta.server)}, ${String(meta.cores)} cores, load average ` +
+      `${String(meta.loadAverage)} at start; ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, median of ` +
+      `${ROUNDS} rounds (${String(meta.date)}).`,
+    '',
+    'Single: each connection loops send → read(qty 1) → archive, one message per statement, each its own',
+    `transaction. Batch: send_batch(${BATCH}) → read(qty ${BATCH}) → archive(ids[]). "Plain SQL" runs the same`,
+    "statements directly on the queue's tables (no function, no name check, no dynamic SQL), alternating with",
+    'the pgmq runs, so its ratio shows the cost of the function layer independent of machine load. The',
+    "reference column is the extension's figure for this machine from issue 3.",
+    '',
+    '| scenario | connections | pgmq | plain SQL | pgmq / plain SQL | extension reference | pgmq / reference |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.kind} | ${r.connections} | ${n(r.pgmq.rate)} ${r.unit} | ${n(r.plainSql.rate)} | ${pct(r.ratioToPlainSql)} | ` +
+        `${n(r.reference)} | ${pct(r.ratioToReference)} |`,
+    ),
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const dbName = `animus_bench_pgmq_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: SERVER });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const pool = new pg.Pool({
+    connectionString: withDatabase(SERVER, dbName),
+    max: 10,
+    application_name: 'animus-bench',
+  });
+  try {
+    await migrate(pool, { embeddingDimensions: 8, pgmq: MODE });
+    const info = await pgmqInfo(pool);
+    const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
+    const meta = {
+      date: new Date().toISOString(),
+      loadAverage: loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' '),
+      server: rows[0]?.server_version,
+      cores: cpus().length,
+      pgmq: info.description,
+      pgmqFlavour: info.flavour,
+      pgmqVersion: info.version,
+      secondsPerRun: SECONDS,
+      rounds: ROUNDS,
+      batchSize: BATCH,
+    };
+    console.log(`pgmq benchmark: ${info.description}, PostgreSQL ${meta.server}, ${meta.cores} cores`);
+    const results: Result[] = [];
+    for (const s of SCENARIOS) {
+      const r = await runScenario(pool, s);
+      results.push(r);
+      console.log(
+        `${s.name.padEnd(9)} pgmq ${String(r.pgmq.rate).padStart(6)} ${r.unit}, plain SQL ${String(r.plainSql.rate).padStart(6)} ` +
+          `(${Math.round(r.ratioToPlainSql * 100)}%), extension reference ${r.reference} (${Math.round(r.ratioToReference * 100)}%)`,
+      );
+    }
+    const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'pgmq.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
+    writeFileSync(join(outDir, 'pgmq.md'), report(meta, results));
+  } finally {
+    await pool.end();
+    const drop = new pg.Client({ connectionString: SERVER });
+    await drop.connect();
+    await drop.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await drop.end();
+  }
+}
+
+await main();
