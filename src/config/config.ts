@@ -2,7 +2,7 @@
 // schema.ts. The SDK passes options; only the CLI and the service read the environment (after
 // dotenv). Every error names the variable, what was wrong and an example — never a secret's value.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import {
@@ -197,7 +197,8 @@ function resolve(input: unknown, naming: Naming): AnimusConfig {
   const local = o.embedding.provider === 'local';
   return {
     databaseUrl: secretOrUndefined(o.databaseUrl),
-    dataDir: o.dataDir ?? defaultDataDir(),
+    // Absolute, so lock files and messages name one place whatever the working directory.
+    dataDir: resolvePath(o.dataDir ?? defaultDataDir()),
     db: { poolMax: o.poolMax, connectTimeoutMs: o.connectTimeoutMs },
     embedding: {
       provider: o.embedding.provider,

@@ -114,6 +114,9 @@ CREATE TABLE IF NOT EXISTS animus_settings (
   updated_at timestamptz NOT NULL DEFAULT now()
 )`;
 
+const TRY_LOCK = 'SELECT pg_try_advisory_lock($1) AS ok';
+const LOCK = 'SELECT pg_advisory_lock($1)';
+const UNLOCK = 'SELECT pg_advisory_unlock($1)';
 const SELECT_APPLIED = 'SELECT version, name, checksum, applied_at FROM animus_migrations ORDER BY version';
 const SELECT_DIMENSIONS = "SELECT value FROM animus_settings WHERE key = 'embedding_dimensions'";
 const RECORD_DIMENSIONS = `
@@ -145,7 +148,8 @@ async function storedDimensions(db: Queryable): Promise<number | undefined> {
 function dimensionMismatch(stored: number, configured: number): SchemaMismatchError {
   return new SchemaMismatchError(
     `embedding dimension mismatch: the database stores ${stored}-dimension embeddings but EMBEDDING_DIMENSIONS is ${configured}; ` +
-      `set EMBEDDING_DIMENSIONS=${stored} (and the model that produced them), or run \`animus memory reembed\` to re-embed every memory with the configured model`,
+      `set EMBEDDING_DIMENSIONS=${stored} (with the provider and model that produced them), or use a new database ` +
+      '(another ANIMUS_DATA_DIR, or DATABASE_URL) and store the memories again with the new model; the dimension of an existing database cannot change',
   );
 }
 
@@ -303,7 +307,11 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<n
   const client = await pool.connect();
   const appliedNow: number[] = [];
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const { rows } = await client.query<{ ok: boolean }>(TRY_LOCK, [MIGRATION_LOCK_KEY]);
+    if (rows[0]?.ok !== true) {
+      options.log?.('another process is migrating this database; waiting for it to finish');
+      await client.query(LOCK, [MIGRATION_LOCK_KEY]);
+    }
     try {
       await client.query(BOOKKEEPING);
       const applied = await readApplied(client);
@@ -318,7 +326,7 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<n
         options.log?.(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
       }
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+      await client.query(UNLOCK, [MIGRATION_LOCK_KEY]).catch(() => {});
     }
   } finally {
     client.release();

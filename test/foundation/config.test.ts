@@ -1,5 +1,6 @@
 // Config from the environment and from SDK options: defaults, full valid input, missing and
 // malformed values. Each failure must name the variable, say what is wrong and give an example.
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, defaultDataDir, resolveConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
@@ -90,6 +91,11 @@ describe('configFromEnv: valid input', () => {
       maxParamsBytes: 1024,
       handlersModule: './handlers.js',
     });
+  });
+
+  it('makes a relative data directory absolute', () => {
+    expect(configFromEnv({ ANIMUS_DATA_DIR: 'var/animus' }).dataDir).toBe(join(process.cwd(), 'var/animus'));
+    expect(resolveConfig({ dataDir: './x' }).dataDir).toBe(join(process.cwd(), 'x'));
   });
 
   it('treats blank values as unset', () => {

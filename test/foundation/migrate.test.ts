@@ -11,6 +11,7 @@ import {
   checkSchema,
   defaultMigrationsDir,
   loadMigrations,
+  MIGRATION_LOCK_KEY,
   migrate,
   migrationStatus,
   splitStatements,
@@ -92,7 +93,7 @@ describe(`shipped migrations on a fresh ${testKind} database`, () => {
     expect(err).toBeInstanceOf(SchemaMismatchError);
     expect(err.message).toMatch(/stores 512-dimension embeddings but EMBEDDING_DIMENSIONS is 1536/);
     expect(err.message).toContain('set EMBEDDING_DIMENSIONS=512');
-    expect(err.message).toContain('reembed');
+    expect(err.message).toContain('or use a new database');
     expect(await tableExists(db.pool, 'later_table')).toBe(false);
     expect(await appliedVersions(db.pool)).toEqual(shippedVersions);
     const check = await rejection(checkSchema(db.pool, 1536));
@@ -143,6 +144,38 @@ describe(`two migrators at once on a fresh ${testKind} database`, () => {
     expect(results.filter((r) => r.length > 0)).toHaveLength(1);
     expect(await appliedVersions(db.pool)).toEqual(shippedVersions);
     await checkSchema(db.pool, 512);
+  });
+
+  it('says it waits while another process holds the migration lock, then migrates', async () => {
+    const dir = tempDir({ '0099_after_wait.sql': 'CREATE TABLE after_wait (id int);' }, true);
+    const lines: string[] = [];
+    if (db.kind === 'embedded') {
+      // One session: there is no other process to wait for.
+      expect(await migrate(db.pool, { ...options, dir, log: (l) => lines.push(l) })).toEqual([99]);
+      expect(lines).toEqual(['applied migration 0099_after_wait']);
+      return;
+    }
+    const holder = await (await db.newPool(1)).connect();
+    await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    let announced!: () => void;
+    const waiting = new Promise<void>((resolve) => (announced = resolve));
+    const running = migrate(db.pool, {
+      ...options,
+      dir,
+      log: (l) => {
+        lines.push(l);
+        if (l.includes('waiting')) announced();
+      },
+    });
+    await waiting;
+    expect(await tableExists(db.pool, 'after_wait')).toBe(false);
+    await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    holder.release();
+    expect(await running).toEqual([99]);
+    expect(lines).toEqual([
+      'another process is migrating this database; waiting for it to finish',
+      'applied migration 0099_after_wait',
+    ]);
   });
 });
 
