@@ -1,9 +1,10 @@
-// Traces LangChain embeddings, which emit no callbacks: a wrapper whose `embedDocuments` and
-// `embedQuery` each run inside an `embeddings {model}` span. For OpenAI-compatible clients
-// the raw responses are observed too, so the span carries the token usage and response model
-// the provider reported. The wrapper returns exactly what the wrapped model returns.
+// Traces LangChain embeddings, which emit no callbacks: `embedDocuments` and `embedQuery` of
+// the given instance run inside an `embeddings {model}` span. The instance is instrumented in
+// place, so its class, fields and `instanceof` checks are unchanged; a second call is a no-op.
+// For OpenAI-compatible clients the raw responses are observed too, so the span carries the
+// token usage and response model the provider reported. Results and errors pass through.
 import { context as otelContext, createContextKey } from '@opentelemetry/api';
-import { Embeddings } from '@langchain/core/embeddings';
+import type { Embeddings } from '@langchain/core/embeddings';
 import { startEmbeddingSpan } from './genai.js';
 import type { GenAiRequest, GenAiResult } from './genai.js';
 import { safely } from './instruments.js';
@@ -25,21 +26,23 @@ export interface InstrumentEmbeddingsOptions {
 
 type UsageSink = (result: GenAiResult) => void;
 const USAGE_SINK = createContextKey('animus.embeddings.usage');
-const OBSERVED = Symbol.for('animus.telemetry.embeddingsObserved');
+const ACTIVE_MODEL = createContextKey('animus.embeddings.active');
+const INSTRUMENTED = Symbol.for('animus.telemetry.embeddingsInstrumented');
 
 interface RawEmbeddingResponse {
   model?: unknown;
   usage?: { prompt_tokens?: unknown; total_tokens?: unknown };
 }
 
+type Method = (this: unknown, ...args: unknown[]) => Promise<unknown>;
+
 /**
  * OpenAI-compatible LangChain embeddings call `embeddingWithRetry(request)` per batch and get
- * the provider's raw response back; observe it (once per instance) to read usage.
+ * the provider's raw response back; observe it to read usage and the response model.
  */
-function observeRawResponses(inner: object): void {
-  const target = inner as { embeddingWithRetry?: unknown; [OBSERVED]?: boolean };
-  if (typeof target.embeddingWithRetry !== 'function' || target[OBSERVED] === true) return;
-  const original = target.embeddingWithRetry as (this: unknown, ...args: unknown[]) => Promise<unknown>;
+function observeRawResponses(target: Record<string | symbol, unknown>): void {
+  if (typeof target.embeddingWithRetry !== 'function') return;
+  const original = target.embeddingWithRetry as Method;
   target.embeddingWithRetry = async function observed(this: unknown, ...args: unknown[]): Promise<unknown> {
     const response = await original.apply(this, args);
     safely(() => {
@@ -54,64 +57,58 @@ function observeRawResponses(inner: object): void {
     });
     return response;
   };
-  target[OBSERVED] = true;
 }
 
-/** Embeddings traced as GenAI spans; delegates every call to `inner`. */
-export class InstrumentedEmbeddings extends Embeddings {
-  /** The wrapped embeddings model. */
-  readonly inner: Embeddings;
-  readonly #request: GenAiRequest;
-
-  constructor(inner: Embeddings, options: InstrumentEmbeddingsOptions) {
-    super({});
-    this.inner = inner;
-    const request: GenAiRequest = {
-      provider: options.provider,
-      model: options.model,
-      local: options.local ?? false,
-    };
-    if (options.dimensions !== undefined) request.dimensions = options.dimensions;
-    if (options.serverAddress !== undefined) {
-      request.serverAddress = options.serverAddress;
-      if (options.serverPort !== undefined) request.serverPort = options.serverPort;
-    }
-    this.#request = request;
-    safely(() => observeRawResponses(inner));
+/**
+ * Instruments LangChain `Embeddings` in place and returns the same instance: each
+ * `embedDocuments`/`embedQuery` call yields an `embeddings {model}` span (kind CLIENT, or
+ * INTERNAL when `local`) with `gen_ai.embeddings.dimension.count`, input tokens and response
+ * model when the provider reports them, the `gen_ai.client.*` metrics, and `error.type` on
+ * failure. A call made from inside another traced call of the same instance (e.g. `embedQuery`
+ * implemented through `embedDocuments`) is not traced twice.
+ */
+export function instrumentEmbeddings<E extends Embeddings>(
+  embeddings: E,
+  options: InstrumentEmbeddingsOptions,
+): E {
+  const target = embeddings as unknown as Record<string | symbol, unknown>;
+  if (target[INSTRUMENTED] === true) return embeddings;
+  const request: GenAiRequest = {
+    provider: options.provider,
+    model: options.model,
+    local: options.local ?? false,
+  };
+  if (options.dimensions !== undefined) request.dimensions = options.dimensions;
+  if (options.serverAddress !== undefined) {
+    request.serverAddress = options.serverAddress;
+    if (options.serverPort !== undefined) request.serverPort = options.serverPort;
   }
 
-  override embedDocuments(documents: string[]): Promise<number[][]> {
-    return this.#traced(() => this.inner.embedDocuments(documents));
-  }
-
-  override embedQuery(document: string): Promise<number[]> {
-    return this.#traced(() => this.inner.embedQuery(document));
-  }
-
-  async #traced<T>(call: () => Promise<T>): Promise<T> {
-    const span = startEmbeddingSpan(this.#request);
+  const traced = async (call: () => Promise<unknown>): Promise<unknown> => {
+    if (otelContext.active().getValue(ACTIVE_MODEL) === embeddings) return call();
+    const span = startEmbeddingSpan(request);
     const sink: UsageSink = (r) => span.addResult(r);
-    let value: T;
+    const ctx = span.context.setValue(USAGE_SINK, sink).setValue(ACTIVE_MODEL, embeddings);
+    let value: unknown;
     try {
-      value = await otelContext.with(span.context.setValue(USAGE_SINK, sink), call);
+      value = await otelContext.with(ctx, call);
     } catch (error) {
       span.fail(error);
       throw error;
     }
     span.end();
     return value;
-  }
-}
+  };
 
-/**
- * Wraps LangChain `Embeddings` so each `embedDocuments`/`embedQuery` call yields an
- * `embeddings {model}` span (kind CLIENT, INTERNAL when `local`) with
- * `gen_ai.embeddings.dimension.count`, input tokens and response model when the provider
- * reports them, the `gen_ai.client.*` metrics, and `error.type` on failure.
- */
-export function instrumentEmbeddings(
-  embeddings: Embeddings,
-  options: InstrumentEmbeddingsOptions,
-): InstrumentedEmbeddings {
-  return new InstrumentedEmbeddings(embeddings, options);
+  try {
+    const embedDocuments = (target.embedDocuments as Method).bind(embeddings);
+    const embedQuery = (target.embedQuery as Method).bind(embeddings);
+    target.embedDocuments = (documents: string[]) => traced(() => embedDocuments(documents));
+    target.embedQuery = (document: string) => traced(() => embedQuery(document));
+    observeRawResponses(target);
+    target[INSTRUMENTED] = true;
+  } catch {
+    // Frozen or exotic objects stay untraced rather than failing model creation.
+  }
+  return embeddings;
 }

@@ -1,9 +1,9 @@
 // Telemetry: GenAI spans and metrics for every chat and embeddings call, memory-operation
 // spans, work-item PRODUCER/CONSUMER spans linked through pgmq headers, JSON logs, and the
 // service's SDK setup. Everything but `initTelemetry` uses only `@opentelemetry/api`.
-export { GenAiCallbackHandler } from './langchain-handler.js';
+export { GenAiCallbackHandler, instrumentChatModel } from './langchain-handler.js';
 export type { GenAiCallbackHandlerOptions } from './langchain-handler.js';
-export { instrumentEmbeddings, InstrumentedEmbeddings } from './embeddings.js';
+export { instrumentEmbeddings } from './embeddings.js';
 export type { InstrumentEmbeddingsOptions } from './embeddings.js';
 export {
   errorTypeOf,

@@ -201,3 +201,35 @@ export class GenAiCallbackHandler extends BaseCallbackHandler {
     run.span.fail(error);
   }
 }
+
+/** The part of a LangChain chat model {@link instrumentChatModel} touches. */
+export interface ChatModelLike {
+  callbacks?: unknown;
+}
+
+/**
+ * Attaches a {@link GenAiCallbackHandler} to a LangChain chat model in place (appended to its
+ * `callbacks`) and returns the same model. A model that already has one is left as it is.
+ */
+export function instrumentChatModel<M extends ChatModelLike>(
+  model: M,
+  options: GenAiCallbackHandlerOptions = {},
+): M {
+  safely(() => {
+    const current = model.callbacks;
+    const handler = new GenAiCallbackHandler(options);
+    if (current === undefined || current === null) {
+      model.callbacks = [handler];
+    } else if (Array.isArray(current)) {
+      if (!current.some((h) => h instanceof GenAiCallbackHandler)) model.callbacks = [...current, handler];
+    } else {
+      const manager = current as {
+        handlers?: unknown[];
+        addHandler?: (h: unknown, inherit?: boolean) => void;
+      };
+      if (!(manager.handlers ?? []).some((h) => h instanceof GenAiCallbackHandler))
+        manager.addHandler?.(handler, true);
+    }
+  });
+  return model;
+}

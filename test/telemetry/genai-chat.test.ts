@@ -10,6 +10,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   GenAiCallbackHandler,
+  instrumentChatModel,
   OPERATION_DURATION_BUCKETS,
   serverOf,
   setContentCapture,
@@ -180,5 +181,20 @@ describe('chat spans', () => {
       'gen_ai.usage.cache_creation.input_tokens': 60,
     });
     expect(span?.attributes['server.address']).toBeUndefined();
+  });
+
+  it('instrumentChatModel attaches the handler in place, once', async () => {
+    const model = new ChatOpenAI({
+      model: 'stub-model',
+      apiKey: 'sk-test-not-a-real-key',
+      configuration: { baseURL: stub.baseUrl },
+      maxRetries: 0,
+    });
+    expect(instrumentChatModel(model, serverOf(stub.baseUrl))).toBe(model);
+    instrumentChatModel(model, serverOf(stub.baseUrl));
+    await model.invoke('hi');
+    const spans = otel.spansNamed('chat stub-model');
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.attributes['server.port']).toBe(stub.port);
   });
 });

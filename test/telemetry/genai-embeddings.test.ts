@@ -12,6 +12,20 @@ import { startOpenAiStub, STUB_EMBED_TOKENS } from './support/openai-stub.js';
 import type { OpenAiStub } from './support/openai-stub.js';
 
 const otel = installTestOtel();
+
+/** An in-process model whose embedQuery goes through embedDocuments. */
+class LocalEmbeddings extends Embeddings {
+  constructor() {
+    super({});
+  }
+  async embedDocuments(texts: string[]): Promise<number[][]> {
+    return texts.map((t) => [t.length, 1, 0]);
+  }
+  async embedQuery(text: string): Promise<number[]> {
+    const [vector] = await this.embedDocuments([text]);
+    return vector!;
+  }
+}
 let stub: OpenAiStub;
 
 function openAiEmbeddings(): OpenAIEmbeddings {
@@ -98,17 +112,6 @@ describe('embeddings spans', () => {
   });
 
   it('marks a local in-process model: provider animus.local, kind INTERNAL, no server', async () => {
-    class LocalEmbeddings extends Embeddings {
-      constructor() {
-        super({});
-      }
-      async embedDocuments(texts: string[]): Promise<number[][]> {
-        return texts.map((t) => [t.length, 1, 0]);
-      }
-      async embedQuery(text: string): Promise<number[]> {
-        return [text.length, 1, 0];
-      }
-    }
     const embeddings = instrumentEmbeddings(new LocalEmbeddings(), {
       provider: LOCAL_PROVIDER_NAME,
       model: 'universal-sentence-encoder-lite',
@@ -124,5 +127,16 @@ describe('embeddings spans', () => {
       'gen_ai.request.model': 'universal-sentence-encoder-lite',
       'gen_ai.embeddings.dimension.count': 3,
     });
+  });
+
+  it('instruments in place: same instance and class, once only, no nested span for inner calls', async () => {
+    const model = new LocalEmbeddings();
+    const options = { provider: LOCAL_PROVIDER_NAME, model: 'nested', local: true };
+    const instrumented = instrumentEmbeddings(model, options);
+    expect(instrumented).toBe(model);
+    expect(instrumented).toBeInstanceOf(LocalEmbeddings);
+    expect(instrumentEmbeddings(model, options)).toBe(model);
+    await model.embedQuery('once');
+    expect(otel.spansNamed('embeddings nested')).toHaveLength(1);
   });
 });
