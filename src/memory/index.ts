@@ -23,3 +23,12 @@ export type {
   VectorHit,
   WriteOptions,
 } from './types.js';
+export { finishReembed, planReembed, REEMBED_WORK_TYPE, reembedHandler, startReembed } from './reembed.js';
+export type {
+  ReembedContext,
+  ReembedPlan,
+  ReembedResult,
+  ReembedSubmission,
+  ReembedTarget,
+  ReembedWorkItem,
+} from './reembed.js';
