@@ -3,6 +3,13 @@
 // factories are the single place where models are made, so tracing can wrap them here.
 import type { Embeddings } from '@langchain/core/embeddings';
 import type { AnimusConfig } from '../config/index.js';
+import {
+  instrumentChatModel,
+  instrumentEmbeddings,
+  LOCAL_PROVIDER_NAME,
+  OPENAI_PROVIDER_NAME,
+  serverOf,
+} from '../telemetry/index.js';
 import { LocalEmbeddings } from './local-embeddings.js';
 import {
   type AnimusChatOpenAI,
@@ -29,17 +36,30 @@ export {
 } from './openai.js';
 export type { RemoteModelOptions } from './openai.js';
 
+/** Where the OpenAI client sends requests when `OPENAI_BASE_URL` is not set. */
+const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
 /**
  * The configured embeddings: `local` (default) is Universal Sentence Encoder Lite, 512
  * dimensions, offline; `openai` is `OpenAIEmbeddings` with `config.embedding.model`,
  * `.dimensions` and `OPENAI_BASE_URL`. Failures surface as `ProviderError`.
  */
 export function createEmbeddings(config: AnimusConfig, options: RemoteModelOptions = {}): Embeddings {
+  // Every model returned is traced (GenAI `embeddings {model}` spans and metrics).
+  const traced = { model: config.embedding.model, dimensions: config.embedding.dimensions };
   switch (config.embedding.provider) {
     case 'local':
-      return new LocalEmbeddings();
+      return instrumentEmbeddings(new LocalEmbeddings(), {
+        ...traced,
+        provider: LOCAL_PROVIDER_NAME,
+        local: true,
+      });
     case 'openai':
-      return createOpenAIEmbeddings(config, options);
+      return instrumentEmbeddings(createOpenAIEmbeddings(config, options), {
+        ...traced,
+        provider: OPENAI_PROVIDER_NAME,
+        ...serverOf(config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL),
+      });
   }
 }
 
@@ -49,5 +69,9 @@ export function createEmbeddings(config: AnimusConfig, options: RemoteModelOptio
  * (code `NO_CHAT_MODEL`) when no chat model is configured.
  */
 export function createChatModel(config: AnimusConfig, options: RemoteModelOptions = {}): AnimusChatOpenAI {
-  return createOpenAIChatModel(config, options);
+  // Traced through a GenAI callback handler (`chat {model}` spans and metrics).
+  return instrumentChatModel(createOpenAIChatModel(config, options), {
+    provider: OPENAI_PROVIDER_NAME,
+    ...serverOf(config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL),
+  });
 }
