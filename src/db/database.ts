@@ -2,9 +2,27 @@
 // DATABASE_URL is set. Either way the result is one `pg` Pool; callers never know which.
 import type pg from 'pg';
 import type { AnimusConfig } from '../config/index.js';
+import { AnimusError } from '../errors/index.js';
 import { type EmbeddedPostgres, startEmbedded } from './embedded.js';
 import { checkSchema, migrate, type PgmqMode } from './migrate.js';
 import { openPool } from './pool.js';
+
+/** Oldest Postgres animus supports, as `server_version_num`: 15. */
+export const MIN_SERVER_VERSION_NUM = 150000;
+
+const SELECT_SERVER_VERSION =
+  "SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS text";
+
+/** Throws, naming the server, its version and the way out, when Postgres is older than 15. */
+export function checkServerVersion(num: number, text: string, target: string): void {
+  if (num < MIN_SERVER_VERSION_NUM) {
+    throw new AnimusError(
+      'DATABASE_UNAVAILABLE',
+      `the Postgres server at ${target} runs ${text}; animus needs Postgres 15 or newer: ` +
+        'upgrade the server, or unset DATABASE_URL to use the embedded database',
+    );
+  }
+}
 
 /** An open database: the pool plus what kind of Postgres is behind it. */
 export interface Database {
@@ -71,6 +89,8 @@ export async function openDatabase(
       }
     };
     try {
+      const { rows } = await handle.pool.query<{ num: number; text: string }>(SELECT_SERVER_VERSION);
+      checkServerVersion(rows[0]!.num, rows[0]!.text, handle.target);
       if (options.migrate !== false) {
         await migrate(handle.pool, {
           embeddingDimensions: config.embedding.dimensions,

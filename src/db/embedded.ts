@@ -169,9 +169,16 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedP
         stopped = true;
         try {
           await server.stop();
-          await opened.close();
+          // The socket server detaches its connections without waiting for them; give their
+          // clean-up a turn before the database closes under it.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         } finally {
-          release();
+          try {
+            // Closing shuts Postgres down cleanly, so everything written is on disk.
+            await opened.close();
+          } finally {
+            release();
+          }
         }
       },
     };

@@ -1,15 +1,16 @@
-// The health check on a migrated database of this run's kind: reachable, a latency, the
-// Postgres, pgvector and pgmq versions, the migration state and the recorded dimension; and
-// how it reports a migration this build does not know.
+// A migrated database of this run's kind, opened through a URL as a server is, and its health:
+// reachable, a latency, the Postgres, pgvector and pgmq versions, the migration state and the
+// recorded dimension; how it reports a migration this build does not know; the version floor.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkServerVersion, openDatabase } from '../../src/db/database.js';
 import { checkHealth } from '../../src/db/health.js';
 import { loadMigrations } from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase, testKind, testPgmqMode } from '../support/database.js';
 
-describe(`checkHealth on a migrated ${testKind} database`, () => {
+describe(`openDatabase and checkHealth on a migrated ${testKind} database`, () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -41,6 +42,29 @@ describe(`checkHealth on a migrated ${testKind} database`, () => {
     expect(typeof health.pgmq.extensionAvailable).toBe('boolean');
     if (expected !== 'missing') expect(health.pgmq.version).toMatch(/^\d+\.\d+/);
     expect(health.pgmq.description).toContain('pgmq');
+  });
+
+  it('is opened through a DATABASE_URL like any server: checked, not re-migrated, vectors parsed', async () => {
+    const lines: string[] = [];
+    const opened = await openDatabase(db.config(), { log: (l) => lines.push(l) });
+    try {
+      expect(opened.kind).toBe('server');
+      expect(opened.supportsNotify).toBe(true);
+      expect(opened.embedded).toBeUndefined();
+      expect(opened.target).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(lines).toEqual([]);
+      const { rows } = await opened.pool.query("SELECT '[0.5,1.5]'::vector AS v");
+      expect(rows[0].v).toEqual([0.5, 1.5]);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('refuses a Postgres older than 15, naming it and the way out', () => {
+    expect(() => checkServerVersion(140011, '14.11', 'db.internal:5432')).toThrow(
+      'the Postgres server at db.internal:5432 runs 14.11; animus needs Postgres 15 or newer',
+    );
+    expect(() => checkServerVersion(150000, '15.0', 'db:5432')).not.toThrow();
   });
 
   it('counts applied migrations this build does not know', async () => {
