@@ -46,18 +46,29 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-/** Creates an isolated, migrated database for the calling test file. */
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
+/**
+ * Creates an isolated database for the calling test file, migrated unless `migrate: false`.
+ * If anything fails half-way, what was created is removed again before the error is thrown.
+ */
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const dims = options.embeddingDimensions ?? 512;
   let url: string;
   let embedded: EmbeddedPostgres | undefined;
   let dropName: string | undefined;
   if (serverUrl !== undefined) {
+    // A generated name (letters and hex digits only), so interpolating it is safe.
     dropName = `animus_t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dropName}`);
-    await admin.end();
+    await adminQuery(`CREATE DATABASE ${dropName}`);
     url = withDatabase(serverUrl, dropName);
   } else {
     embedded = await startEmbedded({
@@ -66,15 +77,31 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
     });
     url = embedded.url;
   }
+  const dropEverything = async () => {
+    if (embedded !== undefined) await embedded.stop();
+    if (dropName !== undefined) await adminQuery(`DROP DATABASE IF EXISTS ${dropName} WITH (FORCE)`);
+  };
   const maxConnections = embedded === undefined ? 20 : 1;
-  const handle = await openPool({
-    connectionString: url,
-    max: maxConnections,
-    connectTimeoutMs: 10_000,
-  });
-  if (options.migrate !== false) {
-    await migrate(handle.pool, { embeddingDimensions: dims, pgmq: testPgmqMode });
-    await handle.registerVectorType();
+  let handle: Awaited<ReturnType<typeof openPool>>;
+  try {
+    handle = await openPool({
+      connectionString: url,
+      max: maxConnections,
+      connectTimeoutMs: 10_000,
+    });
+  } catch (err) {
+    await dropEverything().catch(() => {});
+    throw err;
+  }
+  try {
+    if (options.migrate !== false) {
+      await migrate(handle.pool, { embeddingDimensions: dims, pgmq: testPgmqMode });
+      await handle.registerVectorType();
+    }
+  } catch (err) {
+    await handle.pool.end().catch(() => {});
+    await dropEverything().catch(() => {});
+    throw err;
   }
   const extraPools: pg.Pool[] = [];
   let closed = false;
@@ -102,13 +129,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
       closed = true;
       for (const p of extraPools) await p.end().catch(() => {});
       await handle.pool.end();
-      if (embedded !== undefined) await embedded.stop();
-      if (dropName !== undefined && serverUrl !== undefined) {
-        const admin = new pg.Client({ connectionString: serverUrl });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${dropName} WITH (FORCE)`);
-        await admin.end();
-      }
+      await dropEverything();
     },
   };
 }
