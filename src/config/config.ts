@@ -141,10 +141,15 @@ function toConfigError(error: z.ZodError, input: unknown, naming: Naming, pathIs
       : naming === 'env'
         ? field.env
         : field.option;
+  const value = valueAt(input, issue.path);
   const what =
     issue.code === 'custom'
       ? issue.message
-      : `expected ${field?.expect ?? issue.message}, got ${describeValue(field, valueAt(input, issue.path))}`;
+      : field === undefined
+        ? // A group such as `openai` given as something else: say its type, not its value,
+          // which could be a key put in the wrong place.
+          `expected an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}`
+        : `expected ${field.expect}, got ${describeValue(field, value)}`;
   const example =
     field === undefined
       ? ''

@@ -72,6 +72,10 @@ describe('config errors never carry a secret', () => {
     ],
     ['SDK databaseUrl', () => resolveConfig({ databaseUrl: `redis://:${VALUE}@cache` })],
     ['SDK apiToken', () => resolveConfig({ http: { apiToken: VALUE.slice(0, 12) } })],
+    [
+      'SDK key given where an object belongs',
+      () => resolveConfig({ openai: `sk-${VALUE}` as unknown as { apiKey: string } }),
+    ],
   ];
   it.each(bad)('%s', (_name, fn) => {
     let caught: unknown;
