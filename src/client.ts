@@ -10,7 +10,12 @@ import type { PgmqMode } from './db/migrate.js';
 import { AnimusError } from './errors/index.js';
 import { createEmbeddings } from './llm/index.js';
 import { MemoryStore } from './memory/index.js';
-import { createMemoryTelemetry, createWorkTracing, traceWorkAttempt } from './telemetry/index.js';
+import {
+  createMemoryTelemetry,
+  createWorkTracing,
+  registerQueueGauges,
+  traceWorkAttempt,
+} from './telemetry/index.js';
 import type { BackoffOptions } from './work/backoff.js';
 import type { Queryable } from './work/types.js';
 import type { WorkTracing } from './work/tracing.js';
@@ -70,6 +75,7 @@ export class Animus {
   #work: WorkItems | undefined;
   #memory: MemoryStore | undefined;
   #starting: Promise<void> | undefined;
+  #unregisterGauges: (() => void) | undefined;
   readonly #workers = new Set<Worker>();
 
   constructor(options: AnimusClientOptions = {}) {
@@ -112,6 +118,10 @@ export class Animus {
       });
       this.#db = db;
       this.#work = work;
+      if (this.#options.disableTelemetry !== true) {
+        // Observed only when an OTel SDK with a metric reader is installed; one query per collection.
+        this.#unregisterGauges = registerQueueGauges(() => work.queueMetrics());
+      }
     } catch (err) {
       await db.close();
       throw err;
@@ -216,6 +226,8 @@ export class Animus {
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     await Promise.all([...this.#workers].map((w) => w.stop(options)));
     this.#workers.clear();
+    this.#unregisterGauges?.();
+    this.#unregisterGauges = undefined;
     const db = this.#db;
     this.#db = undefined;
     this.#work = undefined;

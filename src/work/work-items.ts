@@ -232,8 +232,7 @@ export class WorkItems {
     const { rows } = await this.#pool.query<ClaimRow>(sql.CLAIM, [queue, vt, qty]);
     const now = Date.now();
     const claimed = rows.map((r) => toClaimed(r, now));
-    for (const c of claimed)
-      this.#tracing.transition(c.attempts > 1 ? 'queued' : 'queued', 'running', c.workType);
+    for (const c of claimed) this.#tracing.transition('queued', 'running', c.workType);
     return claimed;
   }
 
@@ -409,6 +408,24 @@ export class WorkItems {
     validateId(id);
     const { rows } = await this.#pool.query<WorkRow>(sql.MERGED, [id]);
     return rows.map(toWorkItem);
+  }
+
+  /** pgmq's metrics for every queue (cheap: no scan of work_items). */
+  async queueMetrics(): Promise<
+    Array<{ queue: string; length: number; visibleLength: number; oldestAgeSeconds: number | null }>
+  > {
+    const { rows } = await this.#pool.query<{
+      queue_name: string;
+      queue_length: string;
+      queue_visible_length: string;
+      oldest_msg_age_sec: number | null;
+    }>(sql.METRICS_ALL);
+    return rows.map((m) => ({
+      queue: m.queue_name,
+      length: Number(m.queue_length),
+      visibleLength: Number(m.queue_visible_length),
+      oldestAgeSeconds: m.oldest_msg_age_sec === null ? null : Number(m.oldest_msg_age_sec),
+    }));
   }
 
   /** Counts by queue and state, with pgmq's queue metrics. */
