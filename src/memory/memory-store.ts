@@ -307,7 +307,12 @@ export class MemoryStore {
         : checkVector('query', query, this.dimensions);
     return this.#span(
       'search_memory',
-      { 'animus.memory.search': 'vector', 'animus.memory.limit': limit },
+      {
+        'animus.memory.search': 'vector',
+        'animus.memory.limit': limit,
+        // Recorded as gen_ai.memory.query.text only when content capture is on.
+        ...(typeof query === 'string' ? { 'animus.memory.query': query } : {}),
+      },
       async () => {
         const v = vector ?? (await this.#embedQuery(query as string));
         const params = [...filterParams(filters), pgvector.toSql(v), limit];
@@ -332,7 +337,7 @@ export class MemoryStore {
     const filters = checkFilters(options.filters);
     return this.#span(
       'search_memory',
-      { 'animus.memory.search': 'keyword', 'animus.memory.limit': limit },
+      { 'animus.memory.search': 'keyword', 'animus.memory.limit': limit, 'animus.memory.query': query },
       async () => {
         const rows = await this.#searchQuery<MemoryRow & { score: number }>(
           SQL.TEXT_SEARCH,
@@ -374,7 +379,7 @@ export class MemoryStore {
     }
     return this.#span(
       'search_memory',
-      { 'animus.memory.search': 'hybrid', 'animus.memory.limit': limit },
+      { 'animus.memory.search': 'hybrid', 'animus.memory.limit': limit, 'animus.memory.query': text },
       async () => {
         const v = given ?? (await this.#embedQuery(text));
         type Row = MemoryRow & {
