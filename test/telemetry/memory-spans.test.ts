@@ -111,15 +111,19 @@ describe(`memory spans (${testKind})`, () => {
   });
 
   it('records the query text only when content capture is on', async () => {
-    const search = (text: string) =>
-      withMemorySpan('search_memory', { queryText: text }, async () => [] as unknown[]);
-    await search('private question one');
+    await store.store([{ content: 'Private note about holidays', memoryType: 'semantic' }]);
+    otel.reset();
+    await store.search('private question one', { limit: 1 });
     setContentCapture(true);
-    await search('private question two');
-    const [off, on] = otel.spansNamed('search_memory');
+    await store.textSearch('private question two', { limit: 1 });
+    await withMemorySpan('search_memory', { queryText: 'direct' }, async () => [] as unknown[]);
+    const [off, on, direct] = otel.spansNamed('search_memory');
     expect(off?.attributes['gen_ai.memory.query.text']).toBeUndefined();
+    expect(JSON.stringify(off?.attributes)).not.toContain('private question');
     expect(on?.attributes['gen_ai.memory.query.text']).toBe('private question two');
-    expect(on?.attributes['gen_ai.memory.record.count']).toBe(0);
+    expect(on?.attributes['animus.memory.query']).toBeUndefined();
+    expect(direct?.attributes['gen_ai.memory.query.text']).toBe('direct');
+    expect(direct?.attributes['gen_ai.memory.record.count']).toBe(0);
   });
 
   it('marks a failed operation with error.type and status ERROR and rethrows the error', async () => {
