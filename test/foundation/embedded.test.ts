@@ -1,7 +1,7 @@
 // The embedded default (PGlite + pgvector on a loopback socket) in a real data directory:
 // restart keeps the data, a second process on the same directory is refused with a clear
-// error while the first keeps working, a stale lock is taken over, and a dimension mismatch
-// fails start-up without leaving the directory locked.
+// error while the first keeps working, a killed holder's lock is taken over with its committed
+// data intact, and a dimension mismatch fails start-up without leaving the directory locked.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,7 @@ describe('embedded database in a data directory', () => {
     expect(first.supportsNotify).toBe(false);
     expect(first.embedded?.dataDir).toBe(dataDir);
     expect(first.target).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(existsSync(join(dataDir, 'pgdata'))).toBe(true);
     await first.pool.query('CREATE TABLE kept (v text PRIMARY KEY)');
     await first.pool.query("INSERT INTO kept VALUES ('before restart')");
     await first.close();
@@ -105,6 +106,38 @@ describe('embedded database in a data directory', () => {
     const later = await secondProcess(dataDir);
     expect(later.report).toEqual({ opened: true, rows: ['before restart', 'while locked'] });
     expect(later.exitCode).toBe(0);
+  });
+
+  it('recovers from a process killed while it held the database: lock taken over, committed data kept', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fixture, dataDir, 'hold', 'committed before kill'],
+      {
+        cwd: fileURLToPath(new URL('../../', import.meta.url)),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('"ready":true')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`fixture exited early (${code})`)));
+    });
+    expect(readFileSync(join(dataDir, 'animus.lock'), 'utf8')).toBe(String(child.pid));
+    child.kill('SIGKILL');
+    await exited;
+    const reopened = await openDatabase(config);
+    try {
+      const { rows } = await reopened.pool.query('SELECT v FROM kept ORDER BY v');
+      expect(rows.map((r: { v: string }) => r.v)).toEqual([
+        'before restart',
+        'committed before kill',
+        'while locked',
+      ]);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('refuses to open the same directory twice in one process', async () => {
