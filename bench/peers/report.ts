@@ -1,0 +1,172 @@
+// The queue benchmark's short report (bench/results/queue.md): one table of rows × systems with
+// the goal, whether animus met it and, where not, the reason measured for it.
+import type { RowName, RowResult } from './rows.mjs';
+import type { TracingResult } from './tracing.js';
+
+/** One system's results as the report reads them. */
+export interface SystemResults {
+  system: string;
+  version?: string;
+  results?: Partial<Record<RowName, RowResult>>;
+  error?: string;
+}
+
+interface Line {
+  label: string;
+  row: RowName;
+  value: (r: RowResult) => number;
+  unit: string;
+  /** The goal for animus, and whether higher is better. */
+  goal: number;
+  higher: boolean;
+  reference: string;
+}
+
+const LINES: Line[] = [
+  {
+    label: 'submit, one call per item, 8 in flight',
+    row: 'submit',
+    value: (r) => Number(r.perSecond),
+    unit: '/s',
+    goal: 2_400,
+    higher: true,
+    reference: 'pg-boss 2,400; graphile 940',
+  },
+  {
+    label: 'submit, batch API (1,000 per call)',
+    row: 'submitBatch',
+    value: (r) => Number(r.perSecond),
+    unit: '/s',
+    goal: 50_000,
+    higher: true,
+    reference: 'pg-boss 47,000; graphile 70,000',
+  },
+  {
+    label: 'processing, no-op, concurrency 8 one-at-a-time',
+    row: 'processSingle',
+    value: (r) => Number(r.perSecond),
+    unit: '/s',
+    goal: 3_400,
+    higher: true,
+    reference: 'pg-boss 9,600 (batch 10); graphile 3,400',
+  },
+  {
+    label: 'processing, no-op, batched',
+    row: 'processBatched',
+    value: (r) => Number(r.perSecond),
+    unit: '/s',
+    goal: 35_000,
+    higher: true,
+    reference: 'pg-boss 24,800 (batch 100); graphile 38,700',
+  },
+  {
+    label: 'latency submit→handler start p50',
+    row: 'latency',
+    value: (r) => Number(r.p50Ms),
+    unit: ' ms',
+    goal: 1,
+    higher: false,
+    reference: 'pg-boss 2.5; graphile 0.7',
+  },
+  {
+    label: 'latency p95',
+    row: 'latency',
+    value: (r) => Number(r.p95Ms),
+    unit: ' ms',
+    goal: Number.NaN,
+    higher: false,
+    reference: '',
+  },
+  {
+    label: 'latency p99',
+    row: 'latency',
+    value: (r) => Number(r.p99Ms),
+    unit: ' ms',
+    goal: 3,
+    higher: false,
+    reference: 'graphile 1.6',
+  },
+];
+
+const fmt = (v: number, unit: string) =>
+  Number.isNaN(v) ? '—' : `${unit === '/s' ? Math.round(v).toLocaleString('en-US') : v.toFixed(2)}${unit}`;
+
+function cell(s: SystemResults, line: Line): string {
+  const r = s.results?.[line.row];
+  if (r === undefined) return s.error === undefined ? '—' : 'failed';
+  return `${fmt(line.value(r), line.unit)}${r.exactlyOnce ? '' : ' ✗'}`;
+}
+
+/** Renders the report; `notes` are the measured reasons, keyed by row. */
+export function renderReport(
+  meta: Record<string, unknown>,
+  systems: SystemResults[],
+  tracing: TracingResult | undefined,
+  notes: Partial<Record<RowName | 'tracing', string>>,
+): string {
+  const animus = systems[0]!;
+  const out: string[] = ['# Queue benchmark', ''];
+  out.push(
+    `${String(meta.date)} · ${String(meta.cpus)} × ${String(meta.cpuModel)} · ${String(meta.postgres)} · ` +
+      `Node ${String(meta.node)} (peers: Node ${String(meta.peerNode ?? '?')}) · load average at start ` +
+      `${String(meta.loadAverageStart)}, at end ${String(meta.loadAverageEnd)}.`,
+    '',
+    'Default durability (synchronous_commit on). Each row on a fresh queue after a warm-up; ✗ marks a',
+    "row that lost or duplicated an item. The reference column is the peers' figures from issue 4.",
+    '',
+  );
+  out.push(
+    `| row | ${systems.map((s) => `${s.system}${s.version ? ` ${s.version}` : ''}`).join(' | ')} | goal (animus) | met | reference |`,
+  );
+  out.push(`|---|${systems.map(() => '---:').join('|')}|---:|:---:|---|`);
+  for (const line of LINES) {
+    const r = animus.results?.[line.row];
+    const v = r === undefined ? Number.NaN : line.value(r);
+    const met = Number.isNaN(line.goal)
+      ? ''
+      : Number.isNaN(v)
+        ? '?'
+        : (line.higher ? v >= line.goal : v <= line.goal)
+          ? 'yes'
+          : 'no';
+    const goal = Number.isNaN(line.goal) ? '' : `${line.higher ? '≥' : '≤'} ${fmt(line.goal, line.unit)}`;
+    out.push(
+      `| ${line.label} | ${systems.map((s) => cell(s, line)).join(' | ')} | ${goal} | ${met} | ${line.reference} |`,
+    );
+  }
+  const eo = systems.map((s) => {
+    const rs = Object.values(s.results ?? {});
+    if (rs.length === 0) return '—';
+    const lost = rs.reduce((a, r) => a + Number(r.lost ?? 0), 0);
+    const dup = rs.reduce((a, r) => a + Number(r.duplicated ?? 0), 0);
+    return `${lost} lost, ${dup} dup`;
+  });
+  const animusEo = eo[0] === '0 lost, 0 dup' ? 'yes' : 'no';
+  out.push(`| exactly-once over all rows | ${eo.join(' | ')} | 0 lost, 0 dup | ${animusEo} | |`);
+  out.push('');
+  for (const s of systems) if (s.error !== undefined) out.push(`- **${s.system} failed:** ${s.error}`);
+  if (tracing !== undefined) {
+    out.push('## Tracing cost (animus, OTLP/HTTP to a local receiver vs telemetry off)', '');
+    out.push(`${tracing.rounds} alternating rounds per side; goal < 10% throughput loss.`, '');
+    out.push('| row | off | on | loss | met |', '|---|---:|---:|---:|:---:|');
+    for (const [row, r] of Object.entries(tracing.rows)) {
+      out.push(
+        `| ${row} | ${fmt(r.offPerSecond, '/s')} | ${fmt(r.onPerSecond, '/s')} | ${r.lossPercent}% | ${r.lossPercent < 10 ? 'yes' : 'no'} |`,
+      );
+    }
+    const rx = tracing.receiver;
+    out.push(
+      '',
+      `Receiver: ${rx.requests} requests, ${(rx.bytes / 1e6).toFixed(1)} MB, ${rx.spans} spans.`,
+      '',
+    );
+  }
+  const noted = Object.entries(notes).filter(([, v]) => v !== undefined && v !== '');
+  if (noted.length > 0) {
+    out.push('## Where animus falls short, and why', '');
+    for (const [row, note] of noted) out.push(`- **${row}**: ${note}`);
+    out.push('');
+  }
+  out.push('Settings of every row and system are in queue.json; how to run: docs/benchmarks-queue.md.', '');
+  return out.join('\n');
+}
