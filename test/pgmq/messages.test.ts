@@ -44,6 +44,17 @@ describe(`pgmq messages (${pgmqTarget})`, () => {
       ]);
     });
 
+    it('fails for a queue that does not exist, creating nothing', async () => {
+      const missing = queueName('missing');
+      for (const sql of ['SELECT pgmq.send($1, $2::jsonb)', 'SELECT * FROM pgmq.read($1, 30, $2::integer)']) {
+        await expect(db.pool.query(sql, [missing, sql.includes('send') ? '{}' : 1])).rejects.toThrow();
+      }
+      const { rows } = await db.pool.query('SELECT 1 FROM pgmq.list_queues() WHERE queue_name = $1', [
+        missing,
+      ]);
+      expect(rows).toEqual([]);
+    });
+
     it('round-trips headers, with and without a delay', async () => {
       const q = await newQueue('headers');
       const headers = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', n: [1, 2] };
