@@ -29,6 +29,9 @@ export interface GenAiCallbackHandlerOptions {
 
 type Dict = Record<string, unknown>;
 
+/** Open chat runs one handler tracks at most (a run whose end never comes is dropped). */
+const MAX_OPEN_RUNS = 10_000;
+
 function asDict(v: unknown): Dict | undefined {
   return typeof v === 'object' && v !== null ? (v as Dict) : undefined;
 }
@@ -178,6 +181,14 @@ export class GenAiCallbackHandler extends BaseCallbackHandler {
       if (capture) {
         const input = (messages[0] ?? []).map((m) => ({ role: roleOf(m), parts: textParts(m.content) }));
         span.span.setAttribute(GenAiAttr.inputMessages, JSON.stringify(input));
+      }
+      if (this.#runs.size >= MAX_OPEN_RUNS) {
+        // A run whose end never arrived: give up on the oldest rather than grow without bound.
+        const [oldest] = this.#runs.keys();
+        if (oldest !== undefined) {
+          this.#runs.get(oldest)?.span.fail(new Error('chat run never ended'));
+          this.#runs.delete(oldest);
+        }
       }
       this.#runs.set(runId, { span, capture });
     });
