@@ -3,7 +3,7 @@
 // structurally so telemetry stays a leaf module that imports nothing from its callers.
 import { context as otelContext } from '@opentelemetry/api';
 import { withMemorySpan } from './memory-spans.js';
-import { GenAiAttr, GenAiOperation, WorkAttr } from './names.js';
+import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
 import { recordWorkLifecycle, startWorkConsumerSpan, startWorkSpan } from './work-spans.js';
 import { safely } from './instruments.js';
@@ -133,9 +133,9 @@ const MEMORY_OPERATIONS = new Set<string>([
 ]);
 
 /** Attribute keys the memory module may pass that map onto the GenAI memory conventions. */
-const RECORD_COUNT_KEYS = new Set(['animus.memory.count', GenAiAttr.memoryRecordCount]);
-const RECORD_ID_KEYS = new Set(['animus.memory.id', GenAiAttr.memoryRecordId]);
-const QUERY_KEYS = new Set(['animus.memory.query', GenAiAttr.memoryQueryText]);
+const RECORD_COUNT_KEYS = new Set<string>([MemoryAttr.count, GenAiAttr.memoryRecordCount]);
+const RECORD_ID_KEYS = new Set<string>([MemoryAttr.id, GenAiAttr.memoryRecordId]);
+const QUERY_KEYS = new Set<string>([MemoryAttr.query, GenAiAttr.memoryQueryText]);
 
 /**
  * Memory telemetry on the global OTel API: `withSpan('search_memory', attrs, fn)` becomes a

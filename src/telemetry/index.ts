@@ -61,6 +61,7 @@ export {
   INSTRUMENTATION_SCOPE,
   LOCAL_PROVIDER_NAME,
   MEMORY_STORE_ID,
+  MemoryAttr,
   MessagingAttr,
   MetricName,
   OPENAI_PROVIDER_NAME,

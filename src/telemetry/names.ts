@@ -71,6 +71,18 @@ export const WorkAttr = {
   outcome: 'animus.work.outcome',
 } as const;
 
+/**
+ * Attribute keys the memory module hands to the memory span hook; the hook maps the first
+ * three onto the GenAI memory conventions and records the rest as they are.
+ */
+export const MemoryAttr = {
+  count: 'animus.memory.count',
+  id: 'animus.memory.id',
+  query: 'animus.memory.query',
+  search: 'animus.memory.search',
+  limit: 'animus.memory.limit',
+} as const;
+
 /** `gen_ai.operation.name` values animus emits. */
 export const GenAiOperation = {
   chat: 'chat',
