@@ -59,24 +59,26 @@ const SELECTOR_ENV = {
 
 type Signal = keyof typeof SIGNAL_PATH;
 
-/**
- * Where a signal is exported: `{}` means "let the exporter read its per-signal variable",
- * `{ url }` an explicit URL from the config, `undefined` not exported.
- */
+/** Where a signal is exported (`undefined`: not exported). */
 function exportTarget(
   signal: Signal,
   endpoint: string | undefined,
   env: Record<string, string | undefined>,
-): { url?: string } | undefined {
+): { url: string } | undefined {
   const selector = env[SELECTOR_ENV[signal]]?.trim().toLowerCase();
   if (selector !== undefined && selector.split(',').includes('none')) return undefined;
   const perSignal = env[PER_SIGNAL_ENV[signal]]?.trim();
-  if (perSignal !== undefined && perSignal !== '') return {};
+  // A per-signal endpoint is the full URL, used as it is (OTLP exporter spec).
+  if (perSignal !== undefined && perSignal !== '') return { url: perSignal };
   if (endpoint === undefined) return undefined;
   return { url: `${endpoint.replace(/\/+$/, '')}/${SIGNAL_PATH[signal]}` };
 }
 
 // OTel log data model severity numbers (DEBUG, INFO, WARN, ERROR).
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
 const SEVERITY: Record<BridgedLogRecord['level'], number> = { debug: 5, info: 9, warn: 13, error: 17 };
 
 function logAttributes(record: BridgedLogRecord): Record<string, string | number | boolean> {
@@ -105,7 +107,7 @@ export async function initTelemetry(
   const instanceId = options.instanceId ?? randomUUID();
   setContentCapture(config.telemetry.captureContent);
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
-  const endpoint = config.telemetry.otlpEndpoint;
+  const endpoint = config.telemetry.otlpEndpoint ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const targets = {
     traces: disabled ? undefined : exportTarget('traces', endpoint, env),
     metrics: disabled ? undefined : exportTarget('metrics', endpoint, env),

@@ -68,10 +68,11 @@ describe('initTelemetry', () => {
     await none.shutdown();
   });
 
-  it('exports spans, metrics and logs over OTLP/HTTP JSON and serves Prometheus text', async () => {
+  it('exports spans, metrics and logs over OTLP/HTTP JSON (per-signal URL honoured) and serves Prometheus text', async () => {
     const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
     const handle = await initTelemetry(config, {
-      env: {},
+      // A per-signal endpoint is a full URL and wins over the base endpoint.
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/custom/traces` },
       prometheus: true,
       instanceId: 'test-instance-1',
       metricExportIntervalMs: 60_000,
@@ -102,7 +103,8 @@ describe('initTelemetry', () => {
     await handle.shutdown();
 
     const byPath = (p: string): Received[] => received.filter((r) => r.path === p);
-    const traces = byPath('/v1/traces');
+    expect(byPath('/v1/traces')).toHaveLength(0);
+    const traces = byPath('/custom/traces');
     const metrics = byPath('/v1/metrics');
     const logs = byPath('/v1/logs');
     expect(traces.length).toBeGreaterThan(0);
