@@ -29,6 +29,14 @@ export interface GenAiCallbackHandlerOptions {
 
 type Dict = Record<string, unknown>;
 
+interface Run {
+  span: GenAiSpan;
+  capture: boolean;
+  started: number;
+  /** Whether a streamed token arrived (LangChain's invocation params do not say). */
+  streamed: boolean;
+}
+
 /** Open chat runs one handler tracks at most (a run whose end never comes is dropped). */
 const MAX_OPEN_RUNS = 10_000;
 
@@ -61,7 +69,6 @@ function paramsOf(invocation: Dict | undefined, metadata: Dict | undefined): Gen
   if (seed !== undefined) params.seed = seed;
   const n = num(i.n);
   if (n !== undefined) params.choiceCount = n;
-  if (typeof i.stream === 'boolean') params.stream = i.stream;
   if (typeof stop === 'string') params.stopSequences = [stop];
   else if (Array.isArray(stop)) params.stopSequences = stop.filter((s): s is string => typeof s === 'string');
   return params;
@@ -148,7 +155,7 @@ function resultOf(output: LLMResult): { result: GenAiResult; outputMessages: unk
 export class GenAiCallbackHandler extends BaseCallbackHandler {
   name = 'animus_genai_telemetry';
   readonly #options: GenAiCallbackHandlerOptions;
-  readonly #runs = new Map<string, { span: GenAiSpan; capture: boolean }>();
+  readonly #runs = new Map<string, Run>();
 
   constructor(options: GenAiCallbackHandlerOptions = {}) {
     super({ _awaitHandler: true, raiseError: false });
@@ -190,8 +197,20 @@ export class GenAiCallbackHandler extends BaseCallbackHandler {
           this.#runs.delete(oldest);
         }
       }
-      this.#runs.set(runId, { span, capture });
+      this.#runs.set(runId, { span, capture, started: performance.now(), streamed: false });
     });
+  }
+
+  override handleLLMNewToken(_token: string, _idx: unknown, runId: string): void {
+    const run = this.#runs.get(runId);
+    if (run === undefined || run.streamed) return;
+    run.streamed = true;
+    safely(() =>
+      run.span.span.setAttribute(
+        GenAiAttr.responseTimeToFirstChunk,
+        (performance.now() - run.started) / 1000,
+      ),
+    );
   }
 
   override handleLLMEnd(output: LLMResult, runId: string): void {
@@ -199,6 +218,7 @@ export class GenAiCallbackHandler extends BaseCallbackHandler {
     if (run === undefined) return;
     this.#runs.delete(runId);
     safely(() => {
+      run.span.span.setAttribute(GenAiAttr.requestStream, run.streamed);
       const { result, outputMessages } = resultOf(output);
       if (run.capture) run.span.span.setAttribute(GenAiAttr.outputMessages, JSON.stringify(outputMessages));
       run.span.end(result);
@@ -209,6 +229,7 @@ export class GenAiCallbackHandler extends BaseCallbackHandler {
     const run = this.#runs.get(runId);
     if (run === undefined) return;
     this.#runs.delete(runId);
+    safely(() => run.span.span.setAttribute(GenAiAttr.requestStream, run.streamed));
     run.span.fail(error);
   }
 }

@@ -197,4 +197,22 @@ describe('chat spans', () => {
     expect(spans).toHaveLength(1);
     expect(spans[0]?.attributes['server.port']).toBe(stub.port);
   });
+
+  it('traces a streamed call with the usage and finish reason of the final chunks', async () => {
+    const model = chatModel(new GenAiCallbackHandler(serverOf(stub.baseUrl)));
+    let text = '';
+    for await (const chunk of await model.stream('Capital of France?')) text += String(chunk.content);
+    expect(text).toBe(STUB_CHAT_REPLY);
+    const [span, ...more] = otel.spansNamed('chat stub-model');
+    expect(more).toHaveLength(0);
+    expect(span?.attributes).toMatchObject({
+      'gen_ai.request.stream': true,
+      'gen_ai.response.model': 'stub-model-2026-01-01',
+      'gen_ai.response.finish_reasons': ['stop'],
+      'gen_ai.usage.input_tokens': STUB_CHAT_USAGE.prompt_tokens,
+      'gen_ai.usage.output_tokens': STUB_CHAT_USAGE.completion_tokens,
+      'gen_ai.usage.cache_read.input_tokens': STUB_CHAT_USAGE.cached,
+    });
+    expect(span?.attributes['gen_ai.response.time_to_first_chunk']).toBeGreaterThan(0);
+  });
 });

@@ -40,6 +40,32 @@ export async function startOpenAiStub(options: { dimensions?: number } = {}): Pr
         res.end(JSON.stringify({ error: { message: 'stub failure', type: 'server_error', code: null } }));
         return;
       }
+      if (path === '/chat/completions' && body.stream === true) {
+        // Server-sent events: content in two chunks, then the finish reason, then usage.
+        res.setHeader('content-type', 'text/event-stream');
+        const base = { id: 'chatcmpl-stub-stream', object: 'chat.completion.chunk', created: 1_700_000_000 };
+        const model = `${String(body.model)}-2026-01-01`;
+        const send = (chunk: unknown) => res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        const half = Math.floor(STUB_CHAT_REPLY.length / 2);
+        for (const [i, text] of [STUB_CHAT_REPLY.slice(0, half), STUB_CHAT_REPLY.slice(half)].entries()) {
+          const delta = i === 0 ? { role: 'assistant', content: text } : { content: text };
+          send({ ...base, model, choices: [{ index: 0, delta, finish_reason: null }] });
+        }
+        send({ ...base, model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+        send({
+          ...base,
+          model,
+          choices: [],
+          usage: {
+            prompt_tokens: STUB_CHAT_USAGE.prompt_tokens,
+            completion_tokens: STUB_CHAT_USAGE.completion_tokens,
+            total_tokens: STUB_CHAT_USAGE.total_tokens,
+            prompt_tokens_details: { cached_tokens: STUB_CHAT_USAGE.cached },
+          },
+        });
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       if (path === '/chat/completions') {
         res.end(
           JSON.stringify({
