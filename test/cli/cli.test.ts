@@ -94,6 +94,8 @@ describe('help and usage', () => {
 
   it('bad command lines exit 64', async () => {
     expect((await cli(['frobnicate'])).code).toBe(64);
+    expect((await cli([])).code).toBe(64); // no command: help on stderr, usage error
+    expect((await cli(['work'])).code).toBe(64);
     expect((await cli(['work', 'submit', '--source', 'x'])).code).toBe(64); // missing --type
     const limit = await cli(['work', 'list', '--limit', 'lots']);
     expect(limit.code).toBe(64);
