@@ -179,7 +179,13 @@ export async function initTelemetry(
     resource: resources.resourceFromAttributes({
       [CommonAttr.serviceVersion]: ANIMUS_VERSION,
       [CommonAttr.serviceInstanceId]: instanceId,
+      'process.pid': process.pid,
+      'process.runtime.name': 'nodejs',
+      'process.runtime.version': process.versions.node,
     }),
+    // No process detector: it exports the command line, and CLI arguments may carry memory
+    // content or other data that must not leave the host.
+    resourceDetectors: [resources.envDetector, resources.hostDetector, resources.osDetector],
     // Explicit (possibly empty) lists: otherwise the SDK falls back to its own env defaults
     // and would export to localhost:4318 even when nothing was configured.
     spanProcessors,

@@ -117,7 +117,9 @@ describe('initTelemetry', () => {
       'service.name': 'animus',
       'service.version': ANIMUS_VERSION,
       'service.instance.id': 'test-instance-1',
+      'process.pid': process.pid,
     });
+    expect(resourceAttrs(resourceSpans[0]!)['process.command_args']).toBeUndefined();
     const spans = resourceSpans.flatMap((r) =>
       (
         r.scopeSpans as Array<{
