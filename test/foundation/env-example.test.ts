@@ -1,7 +1,7 @@
 // `.env.example` documents every variable configuration reads, each with a one-line
 // explanation, and the defaults it shows are the defaults configuration really uses;
 // docs/configuration.md lists every variable too.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, ENV_VARIABLES } from '../../src/config/index.js';
 import { envSchema } from '../../src/config/schema.js';
@@ -64,6 +64,22 @@ describe('.env.example', () => {
     read.delete('HOME');
     expect(read.size).toBeGreaterThanOrEqual(ENV_VARIABLES.length);
     for (const name of read) expect(entries.has(name), `${name} is read but not documented`).toBe(true);
+  });
+
+  it('documents every variable the config sources mention', () => {
+    // Static counterpart of the Proxy check: `env.NAME`, `env['NAME']` and the schema's `NAME: env…` keys.
+    const dir = new URL('src/config/', root);
+    const named = new Set<string>();
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+      const source = readFileSync(new URL(file, dir), 'utf8');
+      for (const m of source.matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]+)|^\s+([A-Z][A-Z0-9_]+): env[A-Z]/gm)) {
+        named.add(m[1] ?? m[2]!);
+      }
+    }
+    named.delete('HOME');
+    expect(named.size).toBeGreaterThanOrEqual(ENV_VARIABLES.length);
+    for (const name of named)
+      expect(entries.has(name), `${name} is in src/config but not documented`).toBe(true);
   });
 
   it('has the schema and the field table describe the same variables', () => {
