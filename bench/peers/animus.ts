@@ -7,6 +7,8 @@ import type { WorkerOptions } from '../../src/worker/worker.js';
 import type { QueueSystem, RunningWorker, WorkerMode } from './rows.mjs';
 
 const STORED = `SELECT (params->>'i')::int AS i FROM work_items WHERE queue_name = $1 AND state <> 'merged'`;
+const DISCARD_ITEMS = `DELETE FROM work_items WHERE queue_name = $1`;
+const DISCARD_MESSAGES = `SELECT pgmq.purge_queue($1)`;
 const UNSETTLED = `
 SELECT (SELECT count(*) FROM work_items WHERE queue_name = $1 AND state <> 'completed')
      + (SELECT queue_length FROM pgmq.metrics($1)) AS n`;
@@ -26,10 +28,14 @@ const item = (queue: string, i: number): SubmitItem => ({
   params: { i },
 });
 
-/** The animus system over a started client (`name` labels the results). */
-export function animusSystem(animus: Animus, name = 'animus'): QueueSystem {
+/**
+ * The animus system over a started client (`name` labels the results; `settle` runs between a
+ * processing row's prefill and its clock).
+ */
+export function animusSystem(animus: Animus, name = 'animus', settle?: () => Promise<void>): QueueSystem {
   return {
     name,
+    ...(settle === undefined ? {} : { settle }),
     async prepare(queue) {
       await animus.work.createQueue(queue);
     },
@@ -42,6 +48,10 @@ export function animusSystem(animus: Animus, name = 'animus'): QueueSystem {
     async stored(queue) {
       const { rows } = await animus.pool.query<{ i: number }>(STORED, [queue]);
       return rows.map((r) => r.i);
+    },
+    async discard(queue) {
+      await animus.pool.query(DISCARD_MESSAGES, [queue]);
+      await animus.pool.query(DISCARD_ITEMS, [queue]);
     },
     async unsettled(queue) {
       const { rows } = await animus.pool.query<{ n: string }>(UNSETTLED, [queue]);

@@ -24,6 +24,9 @@ const STORED = `
 SELECT (j.payload->>'i')::int AS i
   FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
  WHERE t.identifier = $1`;
+const DISCARD = `
+DELETE FROM graphile_worker._private_jobs j USING graphile_worker._private_tasks t
+ WHERE t.id = j.task_id AND t.identifier = $1`;
 const UNSETTLED = `SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = $1`;
 
 // Warnings and errors still reach stderr; stdout is kept for the JSON result.
@@ -55,6 +58,9 @@ const system = {
   async stored(queue) {
     const { rows } = await pool.query(STORED, [queue]);
     return rows.map((r) => r.i);
+  },
+  async discard(queue) {
+    await pool.query(DISCARD, [queue]);
   },
   async unsettled(queue) {
     const { rows } = await pool.query(UNSETTLED, [queue]);

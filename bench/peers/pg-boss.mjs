@@ -18,6 +18,7 @@ const version = JSON.parse(
 ).version;
 
 const STORED = `SELECT (data->>'i')::int AS i FROM pgboss.job WHERE name = $1`;
+const DISCARD = `DELETE FROM pgboss.job WHERE name = $1`;
 const UNSETTLED = `SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state <> 'completed'`;
 
 /** work() options per row shape. pg-boss has no one-at-a-time burst mode: batch 10 is its smallest. */
@@ -50,6 +51,9 @@ const system = {
   async stored(queue) {
     const { rows } = await pool.query(STORED, [queue]);
     return rows.map((r) => r.i);
+  },
+  async discard(queue) {
+    await pool.query(DISCARD, [queue]);
   },
   async unsettled(queue) {
     const { rows } = await pool.query(UNSETTLED, [queue]);

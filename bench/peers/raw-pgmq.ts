@@ -12,6 +12,7 @@ const ARCHIVE_ONE = 'SELECT pgmq.archive($1, $2::bigint) AS ok';
 const ARCHIVE_MANY = 'SELECT pgmq.archive($1, $2::bigint[]) AS ok';
 const ENABLE_NOTIFY = 'SELECT pgmq.enable_notify_insert($1, 0)';
 const METRICS = 'SELECT queue_length FROM pgmq.metrics($1)';
+const PURGE = 'SELECT pgmq.purge_queue($1)';
 
 const QUEUE = /^[a-z_][a-z0-9_]{0,46}$/;
 
@@ -63,6 +64,9 @@ export function rawPgmq(pool: pg.Pool): QueueSystem {
         `SELECT (message->>'i')::int AS i FROM ${queueTable(queue)}`,
       );
       return rows.map((r) => r.i);
+    },
+    async discard(queue) {
+      await pool.query(PURGE, [queue]);
     },
     async unsettled(queue) {
       const { rows } = await pool.query<{ queue_length: string }>(METRICS, [queue]);

@@ -34,6 +34,10 @@ export interface QueueSystem {
   stored(queue: string): Promise<number[]>;
   /** Starts a worker calling `onStart(i)` when a handler starts on item i. */
   startWorker(queue: string, mode: WorkerMode, onStart: (i: number) => void): Promise<RunningWorker>;
+  /** Removes everything stored for `queue` (after a submit row). */
+  discard(queue: string): Promise<void>;
+  /** Called after a processing row's prefill, before its clock starts (e.g. flush telemetry). */
+  settle?(): Promise<void>;
   /** Items of `queue` not settled as completed. */
   unsettled(queue: string): Promise<number>;
 }

@@ -120,6 +120,9 @@ function storedCheck(n, stored) {
 
 const range = (from, to) => Array.from({ length: to - from }, (_, k) => from + k);
 
+// Submit rows end by discarding what they stored, so the next row starts from an empty store
+// (animus keeps every queue's items in one table, whose backlog a claim would otherwise see).
+
 /** Submit, one call per item, `submitInFlight` calls in flight. */
 async function submitRow(sys, queue, cfg) {
   const n = cfg.submitN;
@@ -128,6 +131,7 @@ async function submitRow(sys, queue, cfg) {
   await inFlight(0, n, cfg.submitInFlight, (i) => sys.submitOne(queue, i));
   const ms = performance.now() - t0;
   const check = storedCheck(n, await sys.stored(queue));
+  await sys.discard(queue);
   return {
     n,
     inFlight: cfg.submitInFlight,
@@ -146,6 +150,7 @@ async function submitBatchRow(sys, queue, cfg) {
     await sys.submitMany(queue, range(i, Math.min(n, i + cfg.batchSize)));
   const ms = performance.now() - t0;
   const check = storedCheck(n, await sys.stored(queue));
+  await sys.discard(queue);
   return {
     n,
     batchSize: cfg.batchSize,
@@ -161,6 +166,7 @@ async function processRow(sys, queue, cfg, mode) {
   await sys.prepare(queue);
   for (let i = 0; i < n; i += cfg.batchSize)
     await sys.submitMany(queue, range(i, Math.min(n, i + cfg.batchSize)));
+  await sys.settle?.();
   const tracker = new Tracker(n);
   const t0 = performance.now();
   const worker = await sys.startWorker(queue, mode, (i) => tracker.start(i));

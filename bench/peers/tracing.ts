@@ -14,7 +14,11 @@ export interface ReceiverStats {
   requests: number;
   bytes: number;
   spans: number;
+  /** Bytes of trace exports only, to compare with `spans`. */
+  traceBytes: number;
   byPath: Record<string, number>;
+  /** The start of the first trace export, to see what a span carries. */
+  sample: string;
 }
 
 /** An OTLP/HTTP endpoint on 127.0.0.1:0 that accepts every POST with 200 and counts it. */
@@ -23,7 +27,7 @@ export async function startReceiver(): Promise<{
   stats: ReceiverStats;
   close(): Promise<void>;
 }> {
-  const stats: ReceiverStats = { requests: 0, bytes: 0, spans: 0, byPath: {} };
+  const stats: ReceiverStats = { requests: 0, bytes: 0, spans: 0, traceBytes: 0, byPath: {}, sample: '' };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -35,7 +39,10 @@ export async function startReceiver(): Promise<{
       stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
       if (path.endsWith('/v1/traces')) {
         // JSON encoding (the exporter's default here): count spans without keeping them.
-        stats.spans += body.toString('utf8').split('"spanId"').length - 1 - countLinks(body);
+        const text = body.toString('utf8');
+        stats.spans += text.split('"spanId"').length - 1 - countLinks(text);
+        stats.traceBytes += body.length;
+        if (stats.sample === '') stats.sample = text.slice(0, 4000);
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
@@ -51,8 +58,7 @@ export async function startReceiver(): Promise<{
 }
 
 /** Span links also carry a "spanId"; they are not spans. */
-function countLinks(body: Buffer): number {
-  const text = body.toString('utf8');
+function countLinks(text: string): number {
   let links = 0;
   for (const m of text.matchAll(/"links":\[(.*?)\]/g)) links += (m[1] ?? '').split('"spanId"').length - 1;
   return links;
@@ -98,7 +104,11 @@ export async function runTracingRows(
         // off, on, on, off …: neither side always runs first.
         const order = k % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
         for (const side of order) {
-          const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`);
+          // Both sides flush before a processing row's clock starts: the prefill's PRODUCER spans
+          // are the submit rows' cost, not the processing row's.
+          const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, () =>
+            telemetry.forceFlush(),
+          );
           const result = await runRow(sys, row, `t_${side}_${k}_${row.toLowerCase()}`, cfg);
           r[side].push(result);
           log(
