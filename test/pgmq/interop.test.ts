@@ -64,7 +64,7 @@ describe(`pgmq-js interop (${pgmqTarget})`, () => {
     );
     const ids = rows.map((r) => Number(r.id));
 
-    const first = await pgmqJs.msg.readBatch<{ n: number }>(q, 60, 2);
+    const first = (await pgmqJs.msg.readBatch<{ n: number }>(q, 60, 2)).sort((a, b) => a.msgId - b.msgId);
     expect(first.map((m) => [m.msgId, m.message.n, m.readCount])).toEqual([
       [ids[0], 1, 1],
       [ids[1], 2, 1],

@@ -53,10 +53,13 @@ export async function send(db: Queryable, queue: string, message: unknown): Prom
   return rows[0]!.send;
 }
 
-/** pgmq.read with the given visibility timeout and quantity. */
+/**
+ * pgmq.read with the given visibility timeout and quantity, sorted by id: read takes the oldest
+ * messages, but pgmq does not promise the order of the rows it returns.
+ */
 export async function read(db: Queryable, queue: string, vt: number, qty: number): Promise<MessageRow[]> {
   const { rows } = await db.query<MessageRow>('SELECT * FROM pgmq.read($1, $2, $3)', [queue, vt, qty]);
-  return rows;
+  return rows.sort((a, b) => (BigInt(a.msg_id) < BigInt(b.msg_id) ? -1 : 1));
 }
 
 /** Every row of q_<queue>, by id. */
