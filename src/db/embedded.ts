@@ -133,7 +133,16 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedP
   let release: () => void = () => {};
   let pgdata: string | undefined;
   if (options.dataDir !== undefined) {
-    mkdirSync(options.dataDir, { recursive: true });
+    try {
+      mkdirSync(options.dataDir, { recursive: true });
+    } catch (err) {
+      throw new AnimusError(
+        'DATABASE_UNAVAILABLE',
+        `cannot create the embedded database directory ${options.dataDir} ` +
+          `(${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): set ANIMUS_DATA_DIR to a writable directory`,
+        { cause: err },
+      );
+    }
     release = acquireLock(options.dataDir);
     pgdata = join(options.dataDir, 'pgdata');
   }

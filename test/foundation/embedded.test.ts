@@ -167,6 +167,19 @@ describe('embedded database in a data directory', () => {
     expect(existsSync(join(dataDir, 'animus.lock'))).toBe(false);
   });
 
+  it('says which directory it cannot create and what to set', async () => {
+    const underAFile = join(dataDir, 'animus.lock-is-not-a-dir', 'x');
+    writeFileSync(join(dataDir, 'animus.lock-is-not-a-dir'), '');
+    const err = await startEmbedded({ dataDir: underAFile }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AnimusError);
+    expect((err as Error).message).toBe(
+      `cannot create the embedded database directory ${underAFile} (ENOTDIR): set ANIMUS_DATA_DIR to a writable directory`,
+    );
+  });
+
   it('fails start-up on another embedding dimension, naming both, and releases the directory', async () => {
     const other = resolveConfig({
       dataDir,
