@@ -44,7 +44,9 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Skip the schema check entirely (for `migrate --status`, `doctor`). Default false. */
   skipSchemaCheck?: boolean;
+  /** How migration 0002 provides pgmq. Default `auto` (the extension where the server offers it). */
   pgmq?: PgmqMode;
+  /** Called with a line per migration applied (and when waiting for another migrator). Default: none. */
   log?: (line: string) => void;
   /** Embedded only: connections the socket server accepts (default 1). */
   embeddedMaxConnections?: number;

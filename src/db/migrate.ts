@@ -23,11 +23,17 @@ export type PgmqMode = 'auto' | 'extension' | 'compat';
 
 /** One migration file. */
 export interface Migration {
+  /** The number the file name starts with, e.g. 3 for `0003_work_items.sql`. */
   readonly version: number;
+  /** The rest of the file name, e.g. `work_items`. */
   readonly name: string;
+  /** The file's text, placeholders unfilled. */
   readonly sql: string;
+  /** SHA-256 (hex) of {@link sql}, recorded when applied. */
   readonly checksum: string;
+  /** Header directives present, e.g. `no-transaction`. */
   readonly directives: ReadonlySet<string>;
+  /** Extensions named by `-- animus:requires-extension`. */
   readonly requiresExtensions: readonly string[];
 }
 
@@ -86,10 +92,13 @@ export function loadMigrations(dir = defaultMigrationsDir()): Migration[] {
 
 /** Options for {@link migrate}. */
 export interface MigrateOptions {
+  /** The configured embedding dimension: filled into `{{embedding_dimensions}}` and checked against the stored one. */
   embeddingDimensions: number;
+  /** Directory of the migration files. Default: the shipped `migrations/`. */
   dir?: string;
+  /** How a `-- animus:pgmq` migration provides pgmq. Default `auto`. */
   pgmq?: PgmqMode;
-  /** Called with a line for each migration applied. */
+  /** Called with a line for each migration applied, and when waiting for another migrator. */
   log?: (line: string) => void;
 }
 
@@ -97,7 +106,9 @@ export interface MigrateOptions {
 export interface MigrationStatus {
   version: number;
   name: string;
+  /** `edited`: applied, file changed since; `unknown`: applied, no such file in this build. */
   state: 'applied' | 'pending' | 'edited' | 'unknown';
+  /** When it was applied; `undefined` while pending. */
   appliedAt: Date | undefined;
 }
 

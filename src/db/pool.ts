@@ -7,8 +7,11 @@ import { AnimusError } from '../errors/index.js';
 
 /** Options for {@link openPool}. */
 export interface PoolOptions {
+  /** `postgres://` URL; it may hold a password and never appears in messages. */
   connectionString: string;
+  /** Most connections open at once. */
   max: number;
+  /** How long one connection attempt may take, in ms. */
   connectTimeoutMs: number;
   /** Close connections idle this long (ms); 0 keeps them. Default 30000. */
   idleTimeoutMs?: number;
