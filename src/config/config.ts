@@ -40,27 +40,37 @@ export interface AnimusConfig {
     readonly connectTimeoutMs: number;
   };
   readonly embedding: {
+    /** Default `local` (the bundled offline model). */
     readonly provider: EmbeddingProvider;
+    /** Default `universal-sentence-encoder-lite` (local) or `text-embedding-3-small` (openai). */
     readonly model: string;
+    /** Default 512 (local) or 1536 (openai); fixed in the schema at the first migration. */
     readonly dimensions: number;
   };
   readonly openai: {
+    /** Key for the OpenAI-compatible endpoint; `undefined` = none. */
     readonly apiKey: Secret | undefined;
+    /** Base URL of any OpenAI-compatible API; `undefined` = api.openai.com. */
     readonly baseUrl: string | undefined;
   };
   /** Chat model name for an OpenAI-compatible endpoint; `undefined` = none configured. */
   readonly chatModel: string | undefined;
+  /** Anthropic API key; `undefined` = none. */
   readonly anthropicApiKey: Secret | undefined;
   readonly telemetry: {
     /** OTLP/HTTP base endpoint; `undefined` = no export. */
     readonly otlpEndpoint: string | undefined;
     /** Record prompt/completion/query text on spans. Default false. */
     readonly captureContent: boolean;
+    /** `service.name` of spans and metrics. Default `animus`. */
     readonly serviceName: string;
   };
+  /** Log verbosity. Default `info`. */
   readonly logLevel: LogLevel;
   readonly http: {
+    /** Listen address of the HTTP API. Default `127.0.0.1`. */
     readonly host: string;
+    /** Port of the HTTP API (0 = any free one). Default 8080. */
     readonly port: number;
     /** Bearer token for the HTTP API; required to listen beyond loopback. */
     readonly apiToken: Secret | undefined;
@@ -70,6 +80,7 @@ export interface AnimusConfig {
   readonly work: {
     /** Queues the service runs workers for. Default `['work']`. */
     readonly queues: readonly string[];
+    /** Work items one process handles at once. Default 4. */
     readonly concurrency: number;
     /** Largest accepted `params` (serialised JSON bytes). Default 256 KiB. */
     readonly maxParamsBytes: number;
@@ -78,7 +89,10 @@ export interface AnimusConfig {
   };
 }
 
-/** Options an SDK user may pass; everything has a default. */
+/**
+ * Options an SDK user may pass; everything has a default (the same as the matching variable's,
+ * see docs/configuration.md). Keys this type does not list are ignored.
+ */
 export interface AnimusOptions {
   /** Postgres URL; omit for the embedded database. */
   databaseUrl?: string;
