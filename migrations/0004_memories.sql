@@ -16,6 +16,11 @@ CREATE TABLE memories (
   updated_at     timestamptz NOT NULL DEFAULT now()
 );
 
+-- A 512-dimension vector (2 KiB) is just over the TOAST threshold: stored out of line, the
+-- planner would cost a sequential scan by the main table alone, pick it over HNSW, and pay
+-- for detoasting every row. MAIN keeps vectors inline (out of line only as a last resort).
+ALTER TABLE memories ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN embedding_next SET STORAGE MAIN;
+
 -- Idempotent store: the same content, type and source is stored once.
 CREATE UNIQUE INDEX memories_identity ON memories (content_hash, memory_type, (coalesce(source, '')));
 CREATE INDEX memories_embedding_hnsw ON memories USING hnsw (embedding vector_cosine_ops);

@@ -43,7 +43,9 @@ export function loadSciFact(dir = SCIFACT_DIR): SciFact {
     text: `${d.title} ${d.text}`.trim(),
   }));
   const qrels = new Map<string, Set<string>>();
-  const lines = readFileSync(join(dir, 'qrels', 'dev.tsv'), 'utf8').split('\n').slice(1);
+  const lines = readFileSync(join(dir, 'qrels', 'dev.tsv'), 'utf8')
+    .split('\n')
+    .slice(1);
   for (const line of lines) {
     const [q, d, score] = line.split('\t');
     if (q === undefined || d === undefined || Number(score) <= 0) continue;

@@ -1,7 +1,8 @@
 // Semantic memory: the MemoryStore (store, search, textSearch, hybridSearch, get, update,
 // delete, count), the LangChain VectorStore over it, and the `memory.reembed` work that
 // moves every memory to the configured embedding model.
-export { contentHash, MemoryStore } from './memory-store.js';
+export { MemoryStore } from './memory-store.js';
+export { contentHash } from './rows.js';
 export type { MemoryStoreOptions } from './memory-store.js';
 export { AnimusVectorStore, memoryToDocument } from './vector-store.js';
 export type { AnimusVectorStoreOptions } from './vector-store.js';

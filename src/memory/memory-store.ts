@@ -2,12 +2,13 @@
 // idempotent on content + type + source), vector / keyword / hybrid search with filters,
 // get, update (re-embeds), delete, count. Input is checked before anything is embedded,
 // and embedding happens before any write, so a failing provider leaves nothing half-stored.
-import { createHash } from 'node:crypto';
 import type { Embeddings } from '@langchain/core/embeddings';
 import type pg from 'pg';
 import pgvector from 'pgvector';
 import { NotFoundError, ProviderError, SqlState, sqlState, ValidationError } from '../errors/index.js';
 import { defaultFusion } from './fusion.js';
+import { storeEntries } from './bulk-store.js';
+import { contentHash, filterParams, type MemoryRow, toMemory } from './rows.js';
 import * as SQL from './sql.js';
 import type {
   FusionWeights,
@@ -26,8 +27,6 @@ import type {
   WriteOptions,
 } from './types.js';
 import {
-  type CheckedEntry,
-  type CheckedFilters,
   checkContent,
   checkEntries,
   checkFilters,
@@ -55,47 +54,6 @@ export interface MemoryStoreOptions {
   fusion?: FusionWeights;
   /** Rows per INSERT statement of a bulk store. Default 1000. */
   insertChunk?: number;
-}
-
-interface MemoryRow {
-  id: string;
-  content: string;
-  memory_type: string;
-  source: string | null;
-  metadata: Record<string, unknown>;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toMemory(r: MemoryRow): Memory {
-  return {
-    id: r.id,
-    content: r.content,
-    memoryType: r.memory_type,
-    source: r.source,
-    metadata: r.metadata,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-/** sha256 of the content, hex: the content part of a memory's identity. */
-export function contentHash(content: string): string {
-  return createHash('sha256').update(content, 'utf8').digest('hex');
-}
-
-function identityKey(hash: string, memoryType: string, source: string | null): string {
-  return JSON.stringify([hash, memoryType, source ?? '']);
-}
-
-function filterParams(f: CheckedFilters): unknown[] {
-  return [
-    f.memoryTypes ?? null,
-    f.sources ?? null,
-    f.metadata === undefined ? null : JSON.stringify(f.metadata),
-    f.createdAfter ?? null,
-    f.createdBefore ?? null,
-  ];
 }
 
 /** Semantic memory on Postgres: see the module comment. Safe to share across callers. */
@@ -189,87 +147,12 @@ export class MemoryStore {
     const checked = checkEntries(entries, this.dimensions);
     if (checked.length === 0) return [];
     return this.#span('create_memory', { 'animus.memory.count': checked.length }, () =>
-      this.#store(checked, options.tx),
+      storeEntries(
+        { pool: this.pool, insertChunk: this.#insertChunk, embedTexts: (texts) => this.embedTexts(texts) },
+        checked,
+        options.tx,
+      ),
     );
-  }
-
-  async #store(checked: CheckedEntry[], tx: Queryable | undefined): Promise<StoredMemory[]> {
-    const hashes = checked.map((e) => contentHash(e.content));
-    const keys = checked.map((e, i) => identityKey(hashes[i]!, e.memoryType, e.source));
-    // Distinct identities, first occurrence wins.
-    const firstOf = new Map<string, number>();
-    keys.forEach((k, i) => {
-      if (!firstOf.has(k)) firstOf.set(k, i);
-    });
-    const unique = [...firstOf.values()];
-    const db = tx ?? this.pool;
-    const existing = new Map<string, string>();
-    const found = await db.query<{ id: string; ord: number }>(SQL.FIND_EXISTING, [
-      unique.map((i) => hashes[i]),
-      unique.map((i) => checked[i]!.memoryType),
-      unique.map((i) => checked[i]!.source),
-    ]);
-    for (const r of found.rows) existing.set(keys[unique[r.ord - 1]!]!, r.id);
-    const todo = unique.filter((i) => !existing.has(keys[i]!));
-    const needEmbedding = todo.filter((i) => checked[i]!.embedding === undefined);
-    const computed = await this.embedTexts(needEmbedding.map((i) => checked[i]!.content));
-    const vectors = new Map<number, number[]>();
-    needEmbedding.forEach((i, j) => vectors.set(i, computed[j]!));
-
-    const created = new Map<string, string>();
-    const insert = async (q: Queryable): Promise<void> => {
-      for (let at = 0; at < todo.length; at += this.#insertChunk) {
-        const chunk = todo.slice(at, at + this.#insertChunk);
-        const { rows } = await q.query<{
-          id: string;
-          hash: string;
-          memory_type: string;
-          source: string | null;
-        }>(SQL.INSERT_MEMORIES, [
-          chunk.map((i) => checked[i]!.content),
-          chunk.map((i) => checked[i]!.memoryType),
-          chunk.map((i) => checked[i]!.source),
-          chunk.map((i) => JSON.stringify(checked[i]!.metadata)),
-          chunk.map((i) => hashes[i]),
-          chunk.map((i) => pgvector.toSql(checked[i]!.embedding ?? vectors.get(i)!) as string),
-        ]);
-        for (const r of rows) created.set(identityKey(r.hash, r.memory_type, r.source), r.id);
-      }
-      // Rows a concurrent writer stored first: find them after our inserts settled.
-      const raced = todo.filter((i) => !created.has(keys[i]!));
-      if (raced.length > 0) {
-        const again = await q.query<{ id: string; ord: number }>(SQL.FIND_EXISTING, [
-          raced.map((i) => hashes[i]),
-          raced.map((i) => checked[i]!.memoryType),
-          raced.map((i) => checked[i]!.source),
-        ]);
-        for (const r of again.rows) existing.set(keys[raced[r.ord - 1]!]!, r.id);
-      }
-    };
-    if (todo.length > 0) {
-      if (tx !== undefined) await insert(tx);
-      else await this.#transaction(insert);
-    }
-    return keys.map((k, i) => {
-      const createdId = created.get(k);
-      // Only the first occurrence of an entry repeated within the call counts as created.
-      if (createdId !== undefined) return { id: createdId, created: firstOf.get(k) === i };
-      return { id: existing.get(k)!, created: false };
-    });
-  }
-
-  async #transaction(fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await fn(client);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
   }
 
   /** Runs a search on a client carrying the search settings (or on the caller's `tx`). */

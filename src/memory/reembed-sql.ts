@@ -35,6 +35,7 @@ ALTER TABLE memories DROP COLUMN embedding;
 ALTER TABLE memories RENAME COLUMN embedding_next TO embedding;
 ALTER TABLE memories ALTER COLUMN embedding TYPE vector(${dimensions}), ALTER COLUMN embedding SET NOT NULL;
 ALTER TABLE memories ADD COLUMN embedding_next vector;
+ALTER TABLE memories ALTER COLUMN embedding_next SET STORAGE MAIN;
 CREATE INDEX memories_embedding_hnsw ON memories USING hnsw (embedding vector_cosine_ops)`;
 }
 
