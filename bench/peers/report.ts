@@ -105,7 +105,9 @@ export function renderReport(
   notes: Partial<Record<RowName | 'tracing', string>>,
 ): string {
   const animus = systems[0]!;
-  const out: string[] = ['# Queue benchmark', ''];
+  const title =
+    meta.proposedSql === true ? '# Queue benchmark — animus with the proposed SQL' : '# Queue benchmark';
+  const out: string[] = [title, ''];
   out.push(
     `${String(meta.date)} · ${String(meta.cpus)} × ${String(meta.cpuModel)} · ${String(meta.postgres)} · ` +
       `Node ${String(meta.node)} (peers: Node ${String(meta.peerNode ?? '?')}) · load average at start ` +
@@ -145,6 +147,8 @@ export function renderReport(
   out.push(`| exactly-once over all rows | ${eo.join(' | ')} | 0 lost, 0 dup | ${animusEo} | |`);
   out.push('');
   for (const s of systems) if (s.error !== undefined) out.push(`- **${s.system} failed:** ${s.error}`);
+  if (meta.tracingError !== undefined)
+    out.push(`- **tracing rows failed:** ${String(meta.tracingError)}`, '');
   if (tracing !== undefined) {
     out.push('## Tracing cost (animus, OTLP/HTTP to a local receiver vs telemetry off)', '');
     out.push(`${tracing.rounds} alternating rounds per side; goal < 10% throughput loss.`, '');

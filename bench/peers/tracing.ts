@@ -94,9 +94,11 @@ export async function runTracingRows(
   const config = resolveConfig({ databaseUrl, poolMax: 20, telemetry: { otlpEndpoint: receiver.url } });
   // env {}: only the endpoint above decides what is exported, not the shell's OTEL_* variables.
   const telemetry = await initTelemetry(config, { env: {}, metricExportIntervalMs: 5000 });
-  const on = await new Animus({ config, migrate: false }).start();
-  const off = await new Animus({ config, migrate: false, disableTelemetry: true }).start();
+  const on = new Animus({ config, migrate: false });
+  const off = new Animus({ config, migrate: false, disableTelemetry: true });
   try {
+    await on.start();
+    await off.start();
     const rows: TracingResult['rows'] = {};
     for (const row of TRACING_ROWS) {
       const r = { off: [] as RowResult[], on: [] as RowResult[] };
