@@ -41,11 +41,11 @@ CREATE TYPE animus_claimed_item AS (
   created_at timestamptz, msg_id bigint, read_ct integer, headers jsonb
 );
 
--- Submit one item in one round trip: insert it unless an active item holds its
--- (work_type, dedup_key) — the unique partial index decides, so concurrent submits of one
--- key cannot both queue — then send its pgmq message. A submit that loses is stored as
--- `merged` with its own provenance and sends nothing. The loop covers the window where the
--- active item ends between the failed insert and the lookup.
+-- Submit one item in one round trip. A key whose active holder exists merges at once (its
+-- own provenance kept, no message). Otherwise the message is sent first and the row
+-- inserted with its id; the unique partial index is the arbiter, so when a concurrent submit
+-- of the same key wins the insert, this one deletes its still-uncommitted message and merges
+-- instead. Sending first spares an UPDATE of the new row.
 CREATE FUNCTION animus_work_submit(
   p_queue text, p_work_type text, p_dedup_key text, p_source text, p_trigger_info jsonb,
   p_params jsonb, p_priority integer, p_max_attempts integer, p_delay_seconds integer,
@@ -58,46 +58,49 @@ DECLARE
   v_msg bigint;
 BEGIN
   LOOP
-    INSERT INTO work_items AS w (queue_name, work_type, dedup_key, source, trigger_info, params,
-                                 priority, max_attempts, parent_id)
-    VALUES (p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
+    IF p_dedup_key IS NOT NULL THEN
+      SELECT a.id INTO v_active FROM work_items a
+       WHERE a.work_type = p_work_type AND a.dedup_key = p_dedup_key AND a.state IN ('queued', 'running');
+      IF v_active IS NOT NULL THEN
+        INSERT INTO work_items AS w (queue_name, work_type, dedup_key, source, trigger_info, params,
+                                     priority, max_attempts, parent_id, state, merged_into, resolved_at)
+        VALUES (p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
+                p_priority, p_max_attempts, p_parent_id, 'merged', v_active, now())
+        RETURNING w.id INTO v_id;
+        RETURN QUERY SELECT v_id, 'merged'::text, NULL::bigint, v_active;
+        RETURN;
+      END IF;
+    END IF;
+
+    v_id := gen_random_uuid();
+    IF p_delay_until IS NOT NULL THEN
+      v_msg := pgmq.send(p_queue, jsonb_build_object('id', v_id, 'work_type', p_work_type),
+                         coalesce(p_headers, '{}'::jsonb), p_delay_until);
+    ELSE
+      v_msg := pgmq.send(p_queue, jsonb_build_object('id', v_id, 'work_type', p_work_type),
+                         coalesce(p_headers, '{}'::jsonb), coalesce(p_delay_seconds, 0));
+    END IF;
+    INSERT INTO work_items AS w (id, pgmq_msg_id, queue_name, work_type, dedup_key, source, trigger_info,
+                                 params, priority, max_attempts, parent_id)
+    VALUES (v_id, v_msg, p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
             p_priority, p_max_attempts, p_parent_id)
     ON CONFLICT (work_type, dedup_key) WHERE dedup_key IS NOT NULL AND state IN ('queued', 'running')
-    DO NOTHING
-    RETURNING w.id INTO v_id;
-
-    IF v_id IS NOT NULL THEN
-      IF p_delay_until IS NOT NULL THEN
-        v_msg := pgmq.send(p_queue, jsonb_build_object('id', v_id, 'work_type', p_work_type),
-                           coalesce(p_headers, '{}'::jsonb), p_delay_until);
-      ELSE
-        v_msg := pgmq.send(p_queue, jsonb_build_object('id', v_id, 'work_type', p_work_type),
-                           coalesce(p_headers, '{}'::jsonb), coalesce(p_delay_seconds, 0));
-      END IF;
-      UPDATE work_items SET pgmq_msg_id = v_msg WHERE id = v_id;
+    DO NOTHING;
+    IF FOUND THEN
       RETURN QUERY SELECT v_id, 'queued'::text, v_msg, NULL::uuid;
       RETURN;
     END IF;
-
-    SELECT a.id INTO v_active FROM work_items a
-     WHERE a.work_type = p_work_type AND a.dedup_key = p_dedup_key AND a.state IN ('queued', 'running');
-    IF v_active IS NOT NULL THEN
-      INSERT INTO work_items AS w (queue_name, work_type, dedup_key, source, trigger_info, params,
-                                   priority, max_attempts, parent_id, state, merged_into, resolved_at)
-      VALUES (p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
-              p_priority, p_max_attempts, p_parent_id, 'merged', v_active, now())
-      RETURNING w.id INTO v_id;
-      RETURN QUERY SELECT v_id, 'merged'::text, NULL::bigint, v_active;
-      RETURN;
-    END IF;
+    -- A concurrent submit took the key first: take the message back and merge (next turn).
+    PERFORM pgmq.delete(p_queue, v_msg);
   END LOOP;
 END
 $fn$;
 
 -- Submit many items at once (arrays of equal length, one entry per item, in order). Same
--- dedup rule as animus_work_submit, including between items of one batch (the first takes
--- the key, later ones merge). Ids are drawn up front so each result maps to its input;
--- messages go out with one pgmq.send_batch per (queue, delay).
+-- dedup rule as animus_work_submit, also between items of one batch (the first takes the
+-- key, later ones merge). Candidates (no key, or first of a key with no active holder) get
+-- their messages first, one pgmq.send_batch per (queue, delay), then their rows; a
+-- candidate that loses its key to a concurrent submit gives its message back and merges.
 CREATE FUNCTION animus_work_submit_batch(
   p_queue text[], p_work_type text[], p_dedup_key text[], p_source text[], p_trigger_info jsonb[],
   p_params jsonb[], p_priority integer[], p_max_attempts integer[], p_delay_seconds integer[],
@@ -105,30 +108,86 @@ CREATE FUNCTION animus_work_submit_batch(
 ) RETURNS TABLE (ord bigint, item_id uuid, status text, msg_id bigint, merged_into uuid)
 LANGUAGE plpgsql AS $fn$
 DECLARE
+  n integer := cardinality(p_work_type);
   v_ids uuid[];
-  v_queued uuid[];
+  v_msg bigint[];
+  v_cand boolean[];
   g record;
-  v_msgs bigint[];
+  v_sent bigint[];
+  v_lost bigint[];
+  v_inserted bigint;
 BEGIN
-  v_ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, cardinality(p_work_type)));
+  v_ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, n));
+  v_msg := array_fill(NULL::bigint, ARRAY[n]);
+
+  -- Which items may queue: no key, or the first of their key in this batch with no active holder.
+  v_cand := ARRAY(
+    SELECT t.dedup_key IS NULL OR (
+             t.o = min(t.o) OVER (PARTITION BY t.work_type, t.dedup_key)
+             AND NOT EXISTS (SELECT 1 FROM work_items a
+                              WHERE a.work_type = t.work_type AND a.dedup_key = t.dedup_key
+                                AND a.state IN ('queued', 'running')))
+      FROM unnest(p_work_type, p_dedup_key) WITH ORDINALITY AS t(work_type, dedup_key, o)
+     ORDER BY t.o);
+
+  FOR g IN
+    SELECT t.queue_name, t.delay_seconds, t.delay_until,
+           array_agg(t.o ORDER BY t.o) AS ords,
+           array_agg(jsonb_build_object('id', t.id, 'work_type', t.work_type) ORDER BY t.o) AS msgs,
+           array_agg(coalesce(t.headers, '{}'::jsonb) ORDER BY t.o) AS headers
+      FROM unnest(v_ids, p_queue, p_work_type, p_delay_seconds, p_delay_until, p_headers, v_cand)
+        WITH ORDINALITY AS t(id, queue_name, work_type, delay_seconds, delay_until, headers, cand, o)
+     WHERE t.cand
+     GROUP BY t.queue_name, t.delay_seconds, t.delay_until
+  LOOP
+    IF g.delay_until IS NOT NULL THEN
+      v_sent := ARRAY(SELECT pgmq.send_batch(g.queue_name, g.msgs, g.headers, g.delay_until));
+    ELSE
+      v_sent := ARRAY(SELECT pgmq.send_batch(g.queue_name, g.msgs, g.headers, coalesce(g.delay_seconds, 0)));
+    END IF;
+    FOR i IN 1 .. cardinality(g.ords) LOOP
+      v_msg[g.ords[i]] := v_sent[i];
+    END LOOP;
+  END LOOP;
 
   WITH ins AS (
-    INSERT INTO work_items AS w (id, queue_name, work_type, dedup_key, source, trigger_info, params,
-                                 priority, max_attempts, parent_id)
-    SELECT t.id, t.queue_name, t.work_type, t.dedup_key, t.source, t.trigger_info, t.params,
+    INSERT INTO work_items AS w (id, pgmq_msg_id, queue_name, work_type, dedup_key, source, trigger_info,
+                                 params, priority, max_attempts, parent_id)
+    SELECT t.id, t.msg, t.queue_name, t.work_type, t.dedup_key, t.source, t.trigger_info, t.params,
            t.priority, t.max_attempts, t.parent_id
-      FROM unnest(v_ids, p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
-                  p_priority, p_max_attempts, p_parent_id)
-        WITH ORDINALITY AS t(id, queue_name, work_type, dedup_key, source, trigger_info, params,
-                             priority, max_attempts, parent_id, o)
+      FROM unnest(v_ids, v_msg, p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
+                  p_priority, p_max_attempts, p_parent_id, v_cand)
+        WITH ORDINALITY AS t(id, msg, queue_name, work_type, dedup_key, source, trigger_info, params,
+                             priority, max_attempts, parent_id, cand, o)
+     WHERE t.cand
      ORDER BY t.o
     ON CONFLICT (work_type, dedup_key) WHERE dedup_key IS NOT NULL AND state IN ('queued', 'running')
     DO NOTHING
     RETURNING w.id
   )
-  SELECT coalesce(array_agg(ins.id), '{}') INTO v_queued FROM ins;
+  SELECT count(*) INTO v_inserted FROM ins;
 
-  -- Everything that did not take its key merges into the key's active holder.
+  v_lost := '{}';
+  IF v_inserted < (SELECT count(*) FROM unnest(v_cand) AS c WHERE c) THEN
+    v_lost := ARRAY(
+      SELECT t.o FROM unnest(v_ids, v_cand) WITH ORDINALITY AS t(id, cand, o)
+       WHERE t.cand AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.id = t.id));
+  END IF;
+
+  -- Rare: candidates beaten to their key by a concurrent submit give their messages back.
+  IF cardinality(v_lost) > 0 THEN
+    FOR g IN
+      SELECT p_queue[o] AS queue_name, array_agg(v_msg[o]) AS msgs FROM unnest(v_lost) AS o GROUP BY p_queue[o]
+    LOOP
+      PERFORM pgmq.delete(g.queue_name, g.msgs);
+    END LOOP;
+    FOR i IN 1 .. cardinality(v_lost) LOOP
+      v_cand[v_lost[i]] := false;
+      v_msg[v_lost[i]] := NULL;
+    END LOOP;
+  END IF;
+
+  -- Everything that did not queue merges into its key's active holder.
   INSERT INTO work_items AS w (id, queue_name, work_type, dedup_key, source, trigger_info, params,
                                priority, max_attempts, parent_id, state, merged_into, resolved_at)
   SELECT t.id, t.queue_name, t.work_type, t.dedup_key, t.source, t.trigger_info, t.params,
@@ -137,33 +196,16 @@ BEGIN
            WHERE a.work_type = t.work_type AND a.dedup_key = t.dedup_key AND a.state IN ('queued', 'running')),
          now()
     FROM unnest(v_ids, p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info, p_params,
-                p_priority, p_max_attempts, p_parent_id)
-      AS t(id, queue_name, work_type, dedup_key, source, trigger_info, params, priority, max_attempts, parent_id)
-   WHERE NOT (t.id = ANY (v_queued));
-
-  FOR g IN
-    SELECT t.queue_name, t.delay_seconds, t.delay_until,
-           array_agg(t.id ORDER BY t.o) AS ids,
-           array_agg(jsonb_build_object('id', t.id, 'work_type', t.work_type) ORDER BY t.o) AS msgs,
-           array_agg(coalesce(t.headers, '{}'::jsonb) ORDER BY t.o) AS headers
-      FROM unnest(v_ids, p_queue, p_work_type, p_delay_seconds, p_delay_until, p_headers)
-        WITH ORDINALITY AS t(id, queue_name, work_type, delay_seconds, delay_until, headers, o)
-     WHERE t.id = ANY (v_queued)
-     GROUP BY t.queue_name, t.delay_seconds, t.delay_until
-  LOOP
-    IF g.delay_until IS NOT NULL THEN
-      v_msgs := ARRAY(SELECT pgmq.send_batch(g.queue_name, g.msgs, g.headers, g.delay_until));
-    ELSE
-      v_msgs := ARRAY(SELECT pgmq.send_batch(g.queue_name, g.msgs, g.headers, coalesce(g.delay_seconds, 0)));
-    END IF;
-    UPDATE work_items w SET pgmq_msg_id = x.msg
-      FROM unnest(g.ids, v_msgs) AS x(id, msg) WHERE w.id = x.id;
-  END LOOP;
+                p_priority, p_max_attempts, p_parent_id, v_cand)
+      AS t(id, queue_name, work_type, dedup_key, source, trigger_info, params, priority, max_attempts, parent_id, cand)
+   WHERE NOT t.cand;
 
   RETURN QUERY
-    SELECT t.o, t.id, w.state, w.pgmq_msg_id, w.merged_into
-      FROM unnest(v_ids) WITH ORDINALITY AS t(id, o)
-      JOIN work_items w ON w.id = t.id
+    SELECT t.o, t.id,
+           CASE WHEN t.cand THEN 'queued' ELSE 'merged' END,
+           t.msg,
+           CASE WHEN t.cand THEN NULL ELSE (SELECT w.merged_into FROM work_items w WHERE w.id = t.id) END
+      FROM unnest(v_ids, v_msg, v_cand) WITH ORDINALITY AS t(id, msg, cand, o)
      ORDER BY t.o;
 END
 $fn$;
@@ -211,8 +253,10 @@ BEGIN
     END IF;
   END LOOP;
   -- Everything read but not claimed (dead now, or its item already ended) leaves the queue.
-  PERFORM pgmq.archive(p_queue, ARRAY(
-    SELECT x.msg_id FROM unnest(v_msgs) AS x WHERE NOT (x.msg_id = ANY (v_done))));
+  IF cardinality(v_done) < cardinality(v_msgs) THEN
+    PERFORM pgmq.archive(p_queue, ARRAY(
+      SELECT x.msg_id FROM unnest(v_msgs) AS x WHERE NOT (x.msg_id = ANY (v_done))));
+  END IF;
 END
 $fn$;
 

@@ -117,4 +117,47 @@ describe(`structural dedup (${testKind})`, () => {
     for (const r of rows) expect(r).toMatchObject({ active: 1, total: 8 });
     expect((await counts(db.pool)).messages).toBe(20);
   });
+
+  it(
+    testKind === 'server'
+      ? 'a submit racing an uncommitted holder of its key waits, gives its message back and merges (single and batch)'
+      : 'a submit after a committed holder merges (the embedded database has one connection, so no two submits interleave)',
+    async () => {
+      if (db.kind !== 'server') {
+        const a = await work.submit(item({ workType: 'tx-race', dedupKey: 'k' }));
+        expect(await work.submit(item({ workType: 'tx-race', dedupKey: 'k' }))).toMatchObject({
+          status: 'merged',
+          mergedInto: a.id,
+        });
+        return;
+      }
+      for (const mode of ['single', 'batch'] as const) {
+        await db.pool.query('TRUNCATE work_items');
+        await db.pool.query("SELECT pgmq.purge_queue('work')");
+        const holderPool = await db.newPool(1);
+        const holder = await holderPool.connect();
+        try {
+          await holder.query('BEGIN');
+          const first = await new WorkItems({ pool: holderPool }).submit(
+            item({ workType: 'tx-race', dedupKey: 'k' }),
+            { tx: holder },
+          );
+          // Not committed yet: the racer cannot see it, sends its message, then blocks on the key.
+          const racer =
+            mode === 'single'
+              ? work.submit(item({ workType: 'tx-race', dedupKey: 'k', source: 'racer' }))
+              : work
+                  .submitBatch([item({ workType: 'tx-race', dedupKey: 'k', source: 'racer' })])
+                  .then((r) => r[0]!);
+          await new Promise((r) => setTimeout(r, 200));
+          await holder.query('COMMIT');
+          const result = await racer;
+          expect(result).toMatchObject({ status: 'merged', mergedInto: first.id });
+          expect(await counts(db.pool)).toEqual({ items: 2, messages: 1 });
+        } finally {
+          holder.release();
+        }
+      }
+    },
+  );
 });
