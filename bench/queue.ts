@@ -168,6 +168,15 @@ async function main(): Promise<void> {
       poolMax: 20,
       work: { queues: ['work'] },
     }).start();
+    // The tracing rows' clients start now, against the migrations just applied: the working tree
+    // is shared, and a migration edited later in the run must not stop them.
+    const tracingOn = await new Animus({ databaseUrl: url(DB.animus), poolMax: 20, migrate: false }).start();
+    const tracingOff = await new Animus({
+      databaseUrl: url(DB.animus),
+      poolMax: 20,
+      migrate: false,
+      disableTelemetry: true,
+    }).start();
     const rawPool = new pg.Pool({ connectionString: url(DB.animus), max: 12 });
     try {
       if (PROPOSED) await animus.pool.query(PROPOSED_SQL);
@@ -176,19 +185,21 @@ async function main(): Promise<void> {
         systems.push({ system: 'animus', results: await runAll(animusSystem(animus), CFG, log) });
       if (ONLY.has('pgmq'))
         systems.push({ system: 'raw pgmq', results: await runAll(rawPgmq(rawPool), CFG, log) });
+      if (ONLY.has('pg-boss')) systems.push(await runPeer('pg-boss.mjs', DB.pgBoss));
+      if (ONLY.has('graphile-worker')) systems.push(await runPeer('graphile-worker.mjs', DB.graphile));
+      if (ONLY.has('tracing')) {
+        try {
+          tracing = await runTracingRows({ on: tracingOn, off: tracingOff }, CFG, TRACING_ROUNDS, log);
+        } catch (err) {
+          tracingError = (err as Error).message;
+          log(`tracing rows failed: ${tracingError}`);
+        }
+      }
     } finally {
       await rawPool.end();
       await animus.close();
-    }
-    if (ONLY.has('pg-boss')) systems.push(await runPeer('pg-boss.mjs', DB.pgBoss));
-    if (ONLY.has('graphile-worker')) systems.push(await runPeer('graphile-worker.mjs', DB.graphile));
-    if (ONLY.has('tracing')) {
-      try {
-        tracing = await runTracingRows(url(DB.animus), CFG, TRACING_ROUNDS, log);
-      } catch (err) {
-        tracingError = (err as Error).message;
-        log(`tracing rows failed: ${tracingError}`);
-      }
+      await tracingOn.close();
+      await tracingOff.close();
     }
   } finally {
     await recreateDatabases(false);

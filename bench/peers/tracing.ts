@@ -3,7 +3,7 @@
 // see the same machine load. The receiver only counts requests, bytes and spans.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Animus } from '../../src/client.js';
+import type { Animus } from '../../src/client.js';
 import { resolveConfig } from '../../src/config/index.js';
 import { initTelemetry } from '../../src/telemetry/setup.js';
 import { animusSystem } from './animus.js';
@@ -82,23 +82,22 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /**
  * Starts the SDK (this registers global OTel providers for the rest of the process, so it runs
- * last), then alternates off/on rounds of each row on fresh queues.
+ * last), then alternates off/on rounds of each row on fresh queues. The clients are started by
+ * the caller beforehand (animus reads its telemetry providers lazily): `on` with telemetry,
+ * `off` with `disableTelemetry`.
  */
 export async function runTracingRows(
-  databaseUrl: string,
+  clients: { on: Animus; off: Animus },
   cfg: RowConfig,
   rounds: number,
   log: (line: string) => void,
 ): Promise<TracingResult> {
   const receiver = await startReceiver();
-  const config = resolveConfig({ databaseUrl, poolMax: 20, telemetry: { otlpEndpoint: receiver.url } });
+  const config = resolveConfig({ telemetry: { otlpEndpoint: receiver.url } });
   // env {}: only the endpoint above decides what is exported, not the shell's OTEL_* variables.
   const telemetry = await initTelemetry(config, { env: {}, metricExportIntervalMs: 5000 });
-  const on = new Animus({ config, migrate: false });
-  const off = new Animus({ config, migrate: false, disableTelemetry: true });
+  const { on, off } = clients;
   try {
-    await on.start();
-    await off.start();
     const rows: TracingResult['rows'] = {};
     for (const row of TRACING_ROWS) {
       const r = { off: [] as RowResult[], on: [] as RowResult[] };
@@ -135,8 +134,6 @@ export async function runTracingRows(
       rows,
     };
   } finally {
-    await on.close();
-    await off.close();
     await telemetry.shutdown();
     await receiver.close();
   }
