@@ -44,7 +44,12 @@ describe(`Animus client (${testKind})`, () => {
       queue: 'mail',
       concurrency: 2,
       pollIntervalMs: 20,
-      handlers: { 'mail.send': async (item) => void seen.push(item) || { sent: true } },
+      handlers: {
+        'mail.send': async (item) => {
+          seen.push(item);
+          return { sent: true };
+        },
+      },
     });
     await worker.start();
     const rolledBack = await animus

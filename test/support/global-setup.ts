@@ -11,7 +11,7 @@ export default async function setup(): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
-    const { rows } = await client.query<{ v: string }>('SHOW server_version');
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     console.log(`\n[animus tests] database: Postgres server ${rows[0]?.v} at ${new URL(url).host}\n`);
   } finally {
     await client.end().catch(() => {});
