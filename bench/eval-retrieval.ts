@@ -123,7 +123,7 @@ async function main(): Promise<void> {
           (await s.textSearch(data.queries[qi]!.text, { limit: 100 })).map((h) => docId(h.memory)),
       );
     }
-    for (const vector of [0, 0.1, 0.25, 0.5, 1]) {
+    for (const vector of [0, 0.01, 0.02, 0.05, 0.1, 0.25, 1]) {
       const isDefault = vector === LOCAL_MODEL_FUSION.vector;
       await evaluate(
         `hybrid vector weight ${vector}, keyword 1, k 60${isDefault ? ' (default)' : ''}`,
