@@ -209,7 +209,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.post<{ Params: { id: string } }>(
     '/v1/work/:id/cancel',
     { schema: { params: workIdParams, response: errors, summary: 'Cancel a queued work item' } },
-    async (request) => toJson(await client.work.cancel(request.params.id)),
+    async (request) => {
+      await client.work.cancel(request.params.id);
+      return { id: request.params.id, state: 'cancelled' };
+    },
   );
 
   app.post<{ Body: StoreMemoriesBody }>(

@@ -32,7 +32,7 @@ interface DemoReport {
 }
 
 describe('animus demo', () => {
-  it('runs end to end offline, exits 0 and cleans up', async () => {
+  it('runs end to end offline, exits 0 and cleans up', { timeout: 240_000 }, async () => {
     // DATABASE_URL is ignored on purpose: the demo never touches a real database.
     const r = await runCliProcess(['--json', 'demo'], {
       ANIMUS_DATA_DIR: dataDir,

@@ -294,3 +294,20 @@ describe('submit → processed → searchable', () => {
     expect(text).toMatch(/animus_work_transitions_total\{[^}]*animus_work_state_to="completed"/);
   });
 });
+
+describe('cancel', () => {
+  it('cancels a queued item (200); cancelling again is not allowed (409)', async () => {
+    const res = await svc.api('/v1/work', {
+      json: { workType: 'never.run', source: 'http-test', delaySeconds: 3600 },
+    });
+    const { id } = (await res.json()) as { id: string };
+    const cancelled = await svc.api(`/v1/work/${id}/cancel`, { method: 'POST' });
+    expect(cancelled.status).toBe(200);
+    expect(await cancelled.json()).toEqual({ id, state: 'cancelled' });
+    const item = (await (await svc.api(`/v1/work/${id}`)).json()) as { state: string };
+    expect(item.state).toBe('cancelled');
+    const again = await svc.api(`/v1/work/${id}/cancel`, { method: 'POST' });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as ErrorBody).error.code).toBe('ILLEGAL_TRANSITION');
+  });
+});

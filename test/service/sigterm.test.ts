@@ -78,8 +78,12 @@ async function waitRunning(url: string, n: number): Promise<void> {
   });
 }
 
+// Each case starts a service process and a client on the same database: slow on a loaded
+// 2-core machine with the embedded database, so the timeouts are generous.
+const SLOW = { timeout: 180_000 };
+
 describe('animus serve and SIGTERM', () => {
-  it('drains: in-flight items finish, queued ones stay queued, exit code 0', async () => {
+  it('drains: in-flight items finish, queued ones stay queued, exit code 0', SLOW, async () => {
     const { proc, url } = await startServe(['--drain-timeout', '30000']);
     await submitSlow(url, 6, 1500);
     await waitRunning(url, 3);
@@ -103,7 +107,7 @@ describe('animus serve and SIGTERM', () => {
     }
   });
 
-  it('drain timeout: exit code 75, aborted items come back and finish under a new worker', async () => {
+  it('drain timeout: exit code 75, aborted items come back and finish under a new worker', SLOW, async () => {
     const { proc, url } = await startServe(['--drain-timeout', '300', '--vt', '2']);
     const ids = await submitSlow(url, 3, 60_000);
     await waitRunning(url, 3);
