@@ -14,6 +14,7 @@ import {
   createMemoryTelemetry,
   createWorkTracing,
   registerQueueGauges,
+  setContentCapture,
   traceWorkAttempt,
 } from './telemetry/index.js';
 import type { BackoffOptions } from './work/backoff.js';
@@ -81,6 +82,8 @@ export class Animus {
   constructor(options: AnimusClientOptions = {}) {
     this.#options = options;
     this.config = options.config ?? resolveConfig(options);
+    // Prompt, completion and query text go on spans only when switched on.
+    setContentCapture(this.config.telemetry.captureContent);
   }
 
   /** Opens (and by default migrates) the database and creates the configured queues. Idempotent. */
