@@ -9,7 +9,7 @@
 //                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results;
 //                          ANIMUS_BENCH_PROPOSED=1 applies bench/peers/proposed-sql.ts to the scratch
 //                          database first and writes bench/results/queue.proposed.{json,md})
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +73,20 @@ async function recreateDatabases(create: boolean): Promise<void> {
       if (create) await c.query(`CREATE DATABASE ${db}`);
     }
   });
+}
+
+/** The commit measured, and whether the queue's code differed from it (the tree is shared). */
+function codeVersion(): { commit: string; uncommittedQueueChanges: string[] } {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--', 'migrations', 'src/work', 'src/worker', 'src/client.ts');
+    return {
+      commit: git('rev-parse', '--short', 'HEAD'),
+      uncommittedQueueChanges: dirty ? dirty.split('\n') : [],
+    };
+  } catch {
+    return { commit: 'unknown', uncommittedQueueChanges: [] };
+  }
 }
 
 /** Runs a peer script under Node 22; its stdout is one JSON object. */
@@ -155,6 +169,7 @@ function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
 }
 
 async function main(): Promise<void> {
+  const code = codeVersion();
   const loadAverageStart = loadavg().map((x) => Math.round(x * 100) / 100);
   log(`queue benchmark${QUICK ? ' (quick)' : ''}; load average ${loadAverageStart.join(' ')}`);
   await recreateDatabases(true);
@@ -217,6 +232,7 @@ async function main(): Promise<void> {
     loadAverageStart,
     loadAverageEnd: loadavg().map((x) => Math.round(x * 100) / 100),
     config: CFG,
+    code,
     proposedSql: PROPOSED,
     tracingError,
   };

@@ -3,107 +3,14 @@
 // edits the migration. Signatures are unchanged, so the work module calls them as it is.
 
 /**
- * 1. Key-less submits send first and write the item once, with its message id (no UPDATE).
- * 2. Key-less batches do the same and return their results from arrays, not by reading rows back.
- * 3. The claim reaches work_items through the primary key (w.id = ANY(ids)); the state test is
- *    written so it cannot pick work_items_state_created, whose bitmap scan visits every active item.
- * Items with dedup keys keep today's path (the originals, renamed *_keyed).
+ * The claim (and the complete) reach work_items through the primary key (`w.id = ANY(ids)`),
+ * and their state test is written as `(…) IS TRUE` so the planner cannot answer it from
+ * work_items_state_created: with statistics that lag a burst of submits it picks a bitmap scan
+ * of that index, which visits every queued/running item of every queue on each claim. Only
+ * the WHERE clauses (and the id array) differ from the functions in migrations/0003 at commit
+ * cd0d97d.
  */
 export const PROPOSED_SQL = `
-ALTER FUNCTION animus_work_submit(text, text, text, text, jsonb, jsonb, integer, integer, integer, timestamptz, uuid, jsonb)
-  RENAME TO animus_work_submit_keyed;
-ALTER FUNCTION animus_work_submit_batch(text[], text[], text[], text[], jsonb[], jsonb[], integer[], integer[], integer[], timestamptz[], uuid[], jsonb[])
-  RENAME TO animus_work_submit_batch_keyed;
-CREATE FUNCTION animus_work_submit(
-  p_queue text, p_work_type text, p_dedup_key text, p_source text, p_trigger_info jsonb,
-  p_params jsonb, p_priority integer, p_max_attempts integer, p_delay_seconds integer,
-  p_delay_until timestamptz, p_parent_id uuid, p_headers jsonb
-) RETURNS TABLE (item_id uuid, status text, msg_id bigint, merged_into uuid)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_id uuid;
-  v_msg bigint;
-BEGIN
-  IF p_dedup_key IS NULL THEN
-    -- No key, no merge: send first so the row is written once, with its message id.
-    v_id := gen_random_uuid();
-    IF p_delay_until IS NOT NULL THEN
-      v_msg := pgmq.send(p_queue, jsonb_build_object('id', v_id, 'work_type', p_work_type),
-                         coalesce(p_headers, '{}'::jsonb), p_delay_until);
-    ELSE
-      v_msg := pgmq.send(p_queue, jsonb_build_object('id', v_id, 'work_type', p_work_type),
-                         coalesce(p_headers, '{}'::jsonb), coalesce(p_delay_seconds, 0));
-    END IF;
-    INSERT INTO work_items (id, pgmq_msg_id, queue_name, work_type, dedup_key, source, trigger_info,
-                            params, priority, max_attempts, parent_id)
-    VALUES (v_id, v_msg, p_queue, p_work_type, NULL, p_source, p_trigger_info, p_params,
-            p_priority, p_max_attempts, p_parent_id);
-    RETURN QUERY SELECT v_id, 'queued'::text, v_msg, NULL::uuid;
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM animus_work_submit_keyed(p_queue, p_work_type, p_dedup_key, p_source, p_trigger_info,
-    p_params, p_priority, p_max_attempts, p_delay_seconds, p_delay_until, p_parent_id, p_headers);
-END
-$fn$;
-
-CREATE FUNCTION animus_work_submit_batch(
-  p_queue text[], p_work_type text[], p_dedup_key text[], p_source text[], p_trigger_info jsonb[],
-  p_params jsonb[], p_priority integer[], p_max_attempts integer[], p_delay_seconds integer[],
-  p_delay_until timestamptz[], p_parent_id uuid[], p_headers jsonb[]
-) RETURNS TABLE (ord bigint, item_id uuid, status text, msg_id bigint, merged_into uuid)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  g record;
-  v_ids uuid[];
-  v_msgs bigint[];
-  r_ord bigint[] := '{}';
-  r_id uuid[] := '{}';
-  r_msg bigint[] := '{}';
-BEGIN
-  IF EXISTS (SELECT 1 FROM unnest(p_dedup_key) AS k WHERE k IS NOT NULL) THEN
-    RETURN QUERY SELECT * FROM animus_work_submit_batch_keyed(p_queue, p_work_type, p_dedup_key, p_source,
-      p_trigger_info, p_params, p_priority, p_max_attempts, p_delay_seconds, p_delay_until, p_parent_id, p_headers);
-    RETURN;
-  END IF;
-  -- No keys, no merges: send first (one send_batch per queue and delay), then write each row
-  -- once with its message id; results come from arrays, not from reading the rows back.
-  v_ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, cardinality(p_work_type)));
-  FOR g IN
-    SELECT t.queue_name, t.delay_seconds, t.delay_until,
-           array_agg(t.o ORDER BY t.o) AS ords,
-           array_agg(t.id ORDER BY t.o) AS ids,
-           array_agg(jsonb_build_object('id', t.id, 'work_type', t.work_type) ORDER BY t.o) AS msgs,
-           array_agg(coalesce(t.headers, '{}'::jsonb) ORDER BY t.o) AS headers
-      FROM unnest(v_ids, p_queue, p_work_type, p_delay_seconds, p_delay_until, p_headers)
-        WITH ORDINALITY AS t(id, queue_name, work_type, delay_seconds, delay_until, headers, o)
-     GROUP BY t.queue_name, t.delay_seconds, t.delay_until
-  LOOP
-    IF g.delay_until IS NOT NULL THEN
-      v_msgs := ARRAY(SELECT pgmq.send_batch(g.queue_name, g.msgs, g.headers, g.delay_until));
-    ELSE
-      v_msgs := ARRAY(SELECT pgmq.send_batch(g.queue_name, g.msgs, g.headers, coalesce(g.delay_seconds, 0)));
-    END IF;
-    r_ord := r_ord || g.ords;
-    r_id := r_id || g.ids;
-    r_msg := r_msg || v_msgs;
-  END LOOP;
-  INSERT INTO work_items (id, pgmq_msg_id, queue_name, work_type, dedup_key, source, trigger_info, params,
-                          priority, max_attempts, parent_id)
-  SELECT t.id, m.msg, t.queue_name, t.work_type, NULL, t.source, t.trigger_info, t.params,
-         t.priority, t.max_attempts, t.parent_id
-    FROM unnest(v_ids, p_queue, p_work_type, p_source, p_trigger_info, p_params, p_priority,
-                p_max_attempts, p_parent_id)
-      WITH ORDINALITY AS t(id, queue_name, work_type, source, trigger_info, params, priority,
-                           max_attempts, parent_id, o)
-    JOIN unnest(r_ord, r_msg) AS m(o, msg) ON m.o = t.o
-   ORDER BY t.o;
-  RETURN QUERY
-    SELECT x.o, x.id, 'queued'::text, x.msg, NULL::uuid
-      FROM unnest(r_ord, r_id, r_msg) AS x(o, id, msg)
-     ORDER BY x.o;
-END
-$fn$;
-
 CREATE OR REPLACE FUNCTION animus_work_claim(p_queue text, p_vt integer, p_qty integer)
 RETURNS SETOF animus_claimed_item
 LANGUAGE plpgsql AS $fn$
@@ -144,8 +51,39 @@ BEGIN
       RETURN NEXT r;
     END IF;
   END LOOP;
-  PERFORM pgmq.archive(p_queue, ARRAY(
-    SELECT x.msg_id FROM unnest(v_msgs) AS x WHERE NOT (x.msg_id = ANY (v_done))));
+  -- Everything read but not claimed (dead now, or its item already ended) leaves the queue.
+  IF cardinality(v_done) < cardinality(v_msgs) THEN
+    PERFORM pgmq.archive(p_queue, ARRAY(
+      SELECT x.msg_id FROM unnest(v_msgs) AS x WHERE NOT (x.msg_id = ANY (v_done))));
+  END IF;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION animus_work_complete(p_ids uuid[], p_attempts integer[], p_outcomes jsonb[], p_ms bigint[])
+RETURNS TABLE (item_id uuid)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_ids uuid[];
+  v_queues text[];
+  v_msgs bigint[];
+  g record;
+BEGIN
+  WITH u AS (
+    UPDATE work_items w
+       SET state = 'completed', outcome_data = x.outcome, outcome_ms = x.ms,
+           resolved_at = now(), updated_at = now()
+      FROM unnest(p_ids, p_attempts, p_outcomes, p_ms) AS x(id, attempts, outcome, ms)
+     WHERE w.id = ANY (p_ids) AND w.id = x.id AND (w.state = 'running') IS TRUE AND w.attempts = x.attempts
+    RETURNING w.id, w.queue_name, w.pgmq_msg_id
+  )
+  SELECT array_agg(u.id), array_agg(u.queue_name), array_agg(u.pgmq_msg_id) INTO v_ids, v_queues, v_msgs FROM u;
+  IF v_ids IS NULL THEN
+    RETURN;
+  END IF;
+  FOR g IN SELECT x.q, array_agg(x.m) AS msgs FROM unnest(v_queues, v_msgs) AS x(q, m) GROUP BY x.q LOOP
+    PERFORM pgmq.archive(g.q, g.msgs);
+  END LOOP;
+  RETURN QUERY SELECT unnest(v_ids);
 END
 $fn$;
 `;

@@ -111,7 +111,8 @@ export function renderReport(
   out.push(
     `${String(meta.date)} · ${String(meta.cpus)} × ${String(meta.cpuModel)} · ${String(meta.postgres)} · ` +
       `Node ${String(meta.node)} (peers: Node ${String(meta.peerNode ?? '?')}) · load average at start ` +
-      `${String(meta.loadAverageStart)}, at end ${String(meta.loadAverageEnd)}.`,
+      `${String(meta.loadAverageStart)}, at end ${String(meta.loadAverageEnd)} · animus at ` +
+      `${String((meta.code as { commit?: string } | undefined)?.commit ?? '?')}.`,
     '',
     'Default durability (synchronous_commit on). Each row on a fresh queue after a warm-up; ✗ marks a',
     "row that lost or duplicated an item. The reference column is the peers' figures from issue 4.",
