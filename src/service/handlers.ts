@@ -19,7 +19,9 @@ export function builtInHandlers(
   options: BuiltInHandlerOptions = {},
 ): Record<string, WorkHandler> {
   const ingest = createIngestHandler({
-    store: (entries) => animus.memory.store(entries),
+    embed: (texts) => animus.memory.embedTexts(texts),
+    store: (entries, options) => animus.memory.store(entries, options),
+    transaction: (fn) => animus.transaction(fn),
     db: animus.pool,
     ...(options.onIngestProgress === undefined ? {} : { onProgress: options.onIngestProgress }),
   });

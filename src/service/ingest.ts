@@ -1,12 +1,13 @@
 // The built-in `memory.ingest` work handler: text or a document → chunks → embeddings →
 // memories, with provenance (document hash, chunk position, section, the work item) in each
 // memory's metadata. One source holds one version of its document: re-ingesting the same
-// text is a no-op, a changed text replaces the source's memories.
+// text is a no-op, a changed text replaces the source's memories in one transaction.
 import { createHash } from 'node:crypto';
 import { PermanentFailure, ValidationError } from '../errors/index.js';
 import { type Chunk, chunkDocument, DEFAULT_CHUNK_CHARS, type DocumentFormat } from './chunking.js';
+import type { Queryable } from '../memory/types.js';
 import type { MemoryInput } from './service-client.js';
-import { INGEST_DELETE_STALE, INGEST_SOURCE_STATE } from './sql.js';
+import { INGEST_DELETE_STALE, INGEST_LOCK_SOURCE, INGEST_SOURCE_STATE } from './sql.js';
 
 /** Work type of the built-in ingest handler. */
 export const INGEST_WORK_TYPE = 'memory.ingest';
@@ -36,23 +37,22 @@ export interface IngestOutcome {
   removedStale: number;
 }
 
-/** Anything that runs a query (a pg Pool). */
-export interface IngestQueryable {
-  query(
-    text: string,
-    values?: unknown[],
-  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
-}
+/** Anything that runs a query: the pool, or the client of a transaction. */
+export type IngestQueryable = Queryable;
 
 /** What the ingest handler needs. */
 export interface IngestDeps {
-  /** Stores memories (embedding them); must be idempotent on content, type and source. */
-  store(entries: MemoryInput[]): Promise<unknown>;
-  /** The pool, for the source's current state and removing a replaced version. */
+  /** Embeds texts with the configured model (the memory store's `embedTexts`). */
+  embed(texts: string[]): Promise<number[][]>;
+  /** Stores memories (with their embeddings) inside `tx`; idempotent on content, type and source. */
+  store(entries: MemoryInput[], options: { tx: IngestQueryable }): Promise<unknown>;
+  /** Runs `fn` in one transaction on one connection. */
+  transaction<T>(fn: (tx: IngestQueryable) => Promise<T>): Promise<T>;
+  /** The pool, for the no-op check before any embedding. */
   db: IngestQueryable;
-  /** Chunks embedded per store call (heartbeat and cancellation checks between). Default 32. */
+  /** Chunks embedded per call (heartbeat and cancellation checks between). Default 32. */
   batchSize?: number;
-  /** Called after each batch with the chunks stored so far (the demo's progress bar). */
+  /** Called after each batch with the chunks embedded so far (the demo's progress bar). */
   onProgress?: (event: { source: string; stored: number; total: number }) => void;
 }
 
@@ -168,60 +168,64 @@ export function createIngestHandler(deps: IngestDeps) {
       throw err;
     }
     const { parsed, chunks, documentHash } = plan;
-    const state = await deps.db.query(INGEST_SOURCE_STATE, [parsed.source, parsed.memoryType]);
-    const current = state.rows.find((r) => r.document_hash === documentHash);
-    if (state.rows.length === 1 && current !== undefined && Number(current.chunks) === chunks.length) {
-      deps.onProgress?.({ source: parsed.source, stored: chunks.length, total: chunks.length });
-      return {
-        status: 'unchanged',
-        source: parsed.source,
-        chunks: chunks.length,
-        documentHash,
-        removedStale: 0,
-      };
-    }
-    // A different version is there: take it away first, so identical chunks are stored
-    // again with this version's provenance. A crash after this retries the whole item.
-    const removed = await deps.db.query(INGEST_DELETE_STALE, [
-      parsed.source,
-      parsed.memoryType,
-      documentHash,
-    ]);
-    const ingestedAt = new Date().toISOString();
-    for (let i = 0; i < chunks.length; i += batchSize) {
-      ctx.signal?.throwIfAborted();
-      const batch = chunks.slice(i, i + batchSize).map((chunk): MemoryInput => ({
-        content: chunk.text,
-        memoryType: parsed.memoryType,
-        source: parsed.source,
-        metadata: {
-          ...parsed.metadata,
-          documentHash,
-          chunkIndex: chunk.index,
-          chunkCount: chunks.length,
-          charStart: chunk.start,
-          charEnd: chunk.end,
-          ...(parsed.title === undefined ? {} : { title: parsed.title }),
-          ...(chunk.section === undefined ? {} : { section: chunk.section }),
-          workItemId: item.id,
-          submittedBy: item.source,
-          ingestedAt,
-        },
-      }));
-      await deps.store(batch);
-      await ctx.heartbeat?.();
-      deps.onProgress?.({
-        source: parsed.source,
-        stored: Math.min(i + batchSize, chunks.length),
-        total: chunks.length,
-      });
-    }
-    return {
-      status: 'stored',
+    const progress = (stored: number) =>
+      deps.onProgress?.({ source: parsed.source, stored, total: chunks.length });
+    const unchanged = (rows: Record<string, unknown>[]) =>
+      rows.length === 1 &&
+      rows[0]!.document_hash === documentHash &&
+      Number(rows[0]!.chunks) === chunks.length;
+    const outcome = (status: IngestOutcome['status'], removedStale: number): IngestOutcome => ({
+      status,
       source: parsed.source,
       chunks: chunks.length,
       documentHash,
-      removedStale: removed.rowCount ?? 0,
-    };
+      removedStale,
+    });
+    if (unchanged((await deps.db.query(INGEST_SOURCE_STATE, [parsed.source, parsed.memoryType])).rows)) {
+      progress(chunks.length);
+      return outcome('unchanged', 0);
+    }
+    // Embedding is the slow part: do it outside any transaction, batch by batch, so the
+    // item keeps its claim (heartbeat) and a stop request is honoured between batches.
+    const vectors: number[][] = [];
+    for (let i = 0; i < chunks.length; i += batchSize) {
+      ctx.signal?.throwIfAborted();
+      vectors.push(...(await deps.embed(chunks.slice(i, i + batchSize).map((c) => c.text))));
+      await ctx.heartbeat?.();
+      progress(Math.min(i + batchSize, chunks.length) - 1);
+    }
+    const ingestedAt = new Date().toISOString();
+    const entries = chunks.map((chunk, i): MemoryInput => ({
+      content: chunk.text,
+      memoryType: parsed.memoryType,
+      source: parsed.source,
+      embedding: vectors[i]!,
+      metadata: {
+        ...parsed.metadata,
+        documentHash,
+        chunkIndex: chunk.index,
+        chunkCount: chunks.length,
+        charStart: chunk.start,
+        charEnd: chunk.end,
+        ...(parsed.title === undefined ? {} : { title: parsed.title }),
+        ...(chunk.section === undefined ? {} : { section: chunk.section }),
+        workItemId: item.id,
+        submittedBy: item.source,
+        ingestedAt,
+      },
+    }));
+    // The swap is one transaction under a per-source lock: searches see the old version or
+    // the new one, never a mix or nothing, and concurrent ingests of a source take turns.
+    const result = await deps.transaction(async (tx) => {
+      await tx.query(INGEST_LOCK_SOURCE, [`${INGEST_WORK_TYPE}:${parsed.memoryType}:${parsed.source}`]);
+      if (unchanged((await tx.query(INGEST_SOURCE_STATE, [parsed.source, parsed.memoryType])).rows)) {
+        return outcome('unchanged', 0);
+      }
+      const removed = await tx.query(INGEST_DELETE_STALE, [parsed.source, parsed.memoryType, documentHash]);
+      await deps.store(entries, { tx });
+      return outcome('stored', removed.rowCount ?? 0);
+    });
+    progress(chunks.length);
+    return result;
   };
 }

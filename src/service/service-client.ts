@@ -9,6 +9,8 @@ export interface MemoryInput {
   memoryType: string;
   source?: string;
   metadata?: Record<string, unknown>;
+  /** A precomputed embedding of the configured dimension; omitted = embedded by the store. */
+  embedding?: number[];
 }
 
 /** Filters accepted by memory searches. */

@@ -14,3 +14,6 @@ export const INGEST_DELETE_STALE = `
 DELETE FROM memories
  WHERE source = $1 AND memory_type = $2
    AND (metadata->>'documentHash') IS DISTINCT FROM $3`;
+
+/** Serialises ingests of one source (and memory type) until the transaction ends. */
+export const INGEST_LOCK_SOURCE = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';

@@ -246,10 +246,40 @@ describe('submit → processed → searchable', () => {
     expect(hits).toEqual([]);
   });
 
+  it('two ingests of one source at once leave exactly one version', async () => {
+    const versions = ['alpha', 'beta'].map((w) =>
+      Array.from({ length: 4 }, (_, i) => `Paragraph ${i} of version ${w} about the orchard ladder.`).join(
+        '\n\n',
+      ),
+    );
+    const ids = await Promise.all(
+      versions.map(async (text) => {
+        const res = await svc.api('/v1/work', {
+          json: {
+            workType: 'memory.ingest',
+            source: 'race-test',
+            params: { source: 'doc:race', text, maxChunkChars: 64 },
+          },
+        });
+        return ((await res.json()) as { id: string }).id;
+      }),
+    );
+    for (const id of ids) expect((await waitSettled(id)).state).toBe('completed');
+    const res = await svc.api('/v1/memories/search', {
+      json: { query: 'orchard ladder', mode: 'text', limit: 100, filters: { source: 'doc:race' } },
+    });
+    const hits = (
+      (await res.json()) as { hits: { memory: { metadata: { documentHash: string; chunkCount: number } } }[] }
+    ).hits;
+    const hashes = new Set(hits.map((h) => h.memory.metadata.documentHash));
+    expect(hashes.size).toBe(1);
+    expect(hits).toHaveLength(hits[0]!.memory.metadata.chunkCount);
+  });
+
   it('GET /v1/work lists items with filters', async () => {
     const res = await svc.api('/v1/work?workType=memory.ingest&state=completed&limit=10');
     const { items } = (await res.json()) as { items: { workType: string; state: string }[] };
-    expect(items.length).toBe(3);
+    expect(items.length).toBe(5);
     expect(items.every((i) => i.workType === 'memory.ingest' && i.state === 'completed')).toBe(true);
   });
 
