@@ -3,12 +3,12 @@
 // edits the migration. Signatures are unchanged, so the work module calls them as it is.
 
 /**
- * The claim (and the complete) reach work_items through the primary key (`w.id = ANY(ids)`),
- * and their state test is written as `(…) IS TRUE` so the planner cannot answer it from
- * work_items_state_created: with statistics that lag a burst of submits it picks a bitmap scan
- * of that index, which visits every queued/running item of every queue on each claim. Only
- * the WHERE clauses (and the id array) differ from the functions in migrations/0003 at commit
- * cd0d97d.
+ * The claim reaches work_items through the primary key (`w.id = ANY(ids)`), and its state test
+ * is written as `(…) IS TRUE` so the planner cannot answer it from work_items_state_created:
+ * with statistics that lag a burst of submits it picks a bitmap scan of that index, which visits
+ * every queued/running item of every queue on each claim. Only the WHERE clause (and the id
+ * array) differ from animus_work_claim in migrations/0003 at commit cd0d97d. (The same rewrite
+ * of animus_work_complete measured slower: the row estimate of 1 led to a nested loop.)
  */
 export const PROPOSED_SQL = `
 CREATE OR REPLACE FUNCTION animus_work_claim(p_queue text, p_vt integer, p_qty integer)
@@ -56,34 +56,6 @@ BEGIN
     PERFORM pgmq.archive(p_queue, ARRAY(
       SELECT x.msg_id FROM unnest(v_msgs) AS x WHERE NOT (x.msg_id = ANY (v_done))));
   END IF;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION animus_work_complete(p_ids uuid[], p_attempts integer[], p_outcomes jsonb[], p_ms bigint[])
-RETURNS TABLE (item_id uuid)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_ids uuid[];
-  v_queues text[];
-  v_msgs bigint[];
-  g record;
-BEGIN
-  WITH u AS (
-    UPDATE work_items w
-       SET state = 'completed', outcome_data = x.outcome, outcome_ms = x.ms,
-           resolved_at = now(), updated_at = now()
-      FROM unnest(p_ids, p_attempts, p_outcomes, p_ms) AS x(id, attempts, outcome, ms)
-     WHERE w.id = ANY (p_ids) AND w.id = x.id AND (w.state = 'running') IS TRUE AND w.attempts = x.attempts
-    RETURNING w.id, w.queue_name, w.pgmq_msg_id
-  )
-  SELECT array_agg(u.id), array_agg(u.queue_name), array_agg(u.pgmq_msg_id) INTO v_ids, v_queues, v_msgs FROM u;
-  IF v_ids IS NULL THEN
-    RETURN;
-  END IF;
-  FOR g IN SELECT x.q, array_agg(x.m) AS msgs FROM unnest(v_queues, v_msgs) AS x(q, m) GROUP BY x.q LOOP
-    PERFORM pgmq.archive(g.q, g.msgs);
-  END LOOP;
-  RETURN QUERY SELECT unnest(v_ids);
 END
 $fn$;
 `;
