@@ -285,6 +285,26 @@ describe('memory commands', () => {
     }
   });
 
+  it('reembed --wait re-embeds every memory through the queue and keeps search working', async () => {
+    const before = await json<{ plan: { total: number } }>(['memory', 'reembed', '--dry-run']);
+    const r = await json<{ id: string; state: string }>(['memory', 'reembed', '--wait', '--batch-size', '2']);
+    expect(r.state).toBe('completed');
+    const item = await json<{ outcomeData: { reembedded: number; dimensions: number } }>([
+      'work',
+      'get',
+      r.id,
+    ]);
+    expect(item.outcomeData).toMatchObject({ reembedded: before.plan.total, dimensions: 512 });
+    const hits = await json<{ hits: { memory: { content: string } }[] }>([
+      'memory',
+      'search',
+      'kiln',
+      '--mode',
+      'vector',
+    ]);
+    expect(hits.hits[0]?.memory.content).toContain('kiln');
+  });
+
   it('import of a missing path exits 66; reembed --dry-run shows the plan', async () => {
     expect((await cli(['memory', 'import', join(docs, 'nope')])).code).toBe(66);
     const plan = await json<{ plan: { total: number; target: { dimensions: number } } }>([
