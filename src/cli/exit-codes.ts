@@ -53,6 +53,10 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
     }
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if ((err as NodeJS.ErrnoException | undefined)?.syscall === 'listen') {
+    // The port is taken (may free up: retry) or not ours to bind (fix the config).
+    return code === 'EADDRINUSE' ? ExitCode.unavailable : ExitCode.config;
+  }
   if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR')
     return ExitCode.noInput;
   if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT') return ExitCode.unavailable;

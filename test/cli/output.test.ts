@@ -81,6 +81,9 @@ describe('errors and exit codes', () => {
     expect(exitCodeFor(new AnimusError('SCHEMA_MISMATCH', 'edited'))).toBe(ExitCode.config);
     expect(exitCodeFor(Object.assign(new Error('gone'), { code: 'ENOENT' }))).toBe(ExitCode.noInput);
     expect(exitCodeFor(new TypeError('bug'))).toBe(ExitCode.software);
+    const listen = (code: string) => Object.assign(new Error(code), { code, syscall: 'listen' });
+    expect(exitCodeFor(listen('EADDRINUSE'))).toBe(ExitCode.unavailable);
+    expect(exitCodeFor(listen('EACCES'))).toBe(ExitCode.config);
   });
 
   it('writes JSON errors to stderr with the field named', () => {
