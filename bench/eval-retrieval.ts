@@ -123,6 +123,19 @@ async function main(): Promise<void> {
           (await s.textSearch(data.queries[qi]!.text, { limit: 100 })).map((h) => docId(h.memory)),
       );
     }
+    for (const maxFreq of [0.1, 0.05, 0.02, 0.01]) {
+      const s = new MemoryStore({
+        pool: handle.pool,
+        embeddings,
+        dimensions: LOCAL_DIMENSIONS,
+        keywordMaxTermFrequency: maxFreq,
+      });
+      await evaluate(
+        `keyword bounded: lexemes in ≤ ${maxFreq * 100}% of memories + 3 rarest${maxFreq === 0.02 ? ' (default)' : ''}`,
+        async (qi) =>
+          (await s.textSearch(data.queries[qi]!.text, { limit: 100 })).map((h) => docId(h.memory)),
+      );
+    }
     for (const vector of [0, 0.01, 0.02, 0.05, 0.1, 0.25, 1]) {
       const isDefault = vector === LOCAL_MODEL_FUSION.vector;
       await evaluate(

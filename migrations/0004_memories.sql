@@ -41,5 +41,31 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
   FROM unnest(tsvector_to_array(to_tsvector('english', query))) AS lexeme
 $$;
 
+-- The keyword candidate set, bounded: an OR of only the query's rarer lexemes (document
+-- frequency at most max_freq, from ANALYZE's most-common-element statistics of `tsv`;
+-- lexemes not listed there are rarer than every listed one), plus the min_terms rarest
+-- whatever their frequency. Ranking still uses every lexeme (animus_or_tsquery); this only
+-- decides which rows the GIN index hands to ts_rank. Without statistics yet, every lexeme
+-- is kept, i.e. the unbounded query.
+CREATE FUNCTION animus_rare_tsquery(query text, max_freq float8, min_terms int) RETURNS tsquery
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+  WITH stats AS (
+    SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs
+    FROM pg_stats
+    WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'tsv'),
+  lexemes AS (
+    SELECT lexeme,
+      coalesce((SELECT s.freqs[array_position(s.elems, lexeme)] FROM stats s), 0) AS freq
+    FROM unnest(tsvector_to_array(to_tsvector('english', query))) AS lexeme),
+  picked AS (
+    SELECT lexeme FROM lexemes WHERE freq <= max_freq
+    UNION
+    (SELECT lexeme FROM lexemes ORDER BY freq, lexeme LIMIT min_terms))
+  SELECT coalesce(
+    string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery,
+    ''::tsquery)
+  FROM picked
+$$;
+
 INSERT INTO animus_settings (key, value) VALUES ('embedding_dimensions', '{{embedding_dimensions}}')
 ON CONFLICT (key) DO NOTHING;

@@ -50,6 +50,13 @@ export interface MemoryStoreOptions {
   efSearch?: number;
   /** ts_rank normalisation bits for keyword ranking. Default 1 (divide by 1 + log length). */
   rankNormalization?: number;
+  /**
+   * Keyword candidates come only from lexemes in at most this fraction of memories (per
+   * ANALYZE statistics), plus the `keywordMinTerms` rarest; 1 = every lexeme. Default 0.02.
+   */
+  keywordMaxTermFrequency?: number;
+  /** Rarest query lexemes always used to select keyword candidates. Default 3. */
+  keywordMinTerms?: number;
   /** Hybrid fusion weights; default `defaultFusion(embeddings)`. */
   fusion?: FusionWeights;
   /** Rows per INSERT statement of a bulk store. Default 1000. */
@@ -66,6 +73,8 @@ export class MemoryStore {
   readonly #efSearch: number;
   readonly #normalization: number;
   readonly #insertChunk: number;
+  readonly #maxTermFrequency: number;
+  readonly #minTerms: number;
   /** Pooled clients whose session already carries the search settings. */
   readonly #prepared = new WeakSet<object>();
 
@@ -81,6 +90,8 @@ export class MemoryStore {
     this.#efSearch = options.efSearch ?? 100;
     this.#normalization = options.rankNormalization ?? 1;
     this.#insertChunk = options.insertChunk ?? 1000;
+    this.#maxTermFrequency = options.keywordMaxTermFrequency ?? 0.02;
+    this.#minTerms = options.keywordMinTerms ?? 3;
   }
 
   #span<T>(
@@ -224,7 +235,14 @@ export class MemoryStore {
       async () => {
         const rows = await this.#searchQuery<MemoryRow & { score: number }>(
           SQL.TEXT_SEARCH,
-          [...filterParams(filters), query, limit, this.#normalization],
+          [
+            ...filterParams(filters),
+            query,
+            limit,
+            this.#normalization,
+            this.#maxTermFrequency,
+            this.#minTerms,
+          ],
           options.tx,
         );
         return rows.map((r) => ({ memory: toMemory(r), score: r.score }));
@@ -284,6 +302,8 @@ export class MemoryStore {
             fusion.keyword,
             fusion.k,
             this.#normalization,
+            this.#maxTermFrequency,
+            this.#minTerms,
           ],
           options.tx,
         );

@@ -38,17 +38,22 @@ WHERE ${FILTERS}
 ORDER BY (m.embedding <=> $6::vector) + 0, m.id
 LIMIT $7`;
 
-/** Keyword search: OR of the query's lexemes, ranked by ts_rank. $6 text, $7 limit, $8 normalisation. */
+/**
+ * Keyword search: rows holding one of the query's rarer lexemes (bounded candidate set),
+ * ranked by ts_rank over all of its lexemes OR-ed. $6 text, $7 limit, $8 normalisation,
+ * $9 largest document frequency of a candidate-selecting lexeme, $10 rarest lexemes always used.
+ */
 export const TEXT_SEARCH = `SELECT ${COLUMNS}, ts_rank(m.tsv, q.tsq, $8::int) AS score
-FROM memories m, animus_or_tsquery($6::text) AS q(tsq)
-WHERE m.tsv @@ q.tsq AND ${FILTERS}
+FROM memories m, animus_or_tsquery($6::text) AS q(tsq), animus_rare_tsquery($6::text, $9::float8, $10::int) AS r(tsq)
+WHERE m.tsv @@ r.tsq AND ${FILTERS}
 ORDER BY score DESC, m.id
 LIMIT $7`;
 
 /**
  * Hybrid search in one statement: `candidates` from each side, fused by weighted reciprocal
  * rank, score = wv / (k + vector_rank) + wk / (k + keyword_rank), a missing side adding 0.
- * $6 vector, $7 text, $8 candidates, $9 limit, $10 wv, $11 wk, $12 k, $13 ts_rank normalisation.
+ * $6 vector, $7 text, $8 candidates, $9 limit, $10 wv, $11 wk, $12 k, $13 ts_rank normalisation,
+ * $14 / $15 the keyword candidate bound as in TEXT_SEARCH.
  */
 export const HYBRID_SEARCH = `WITH dense AS MATERIALIZED (
   SELECT m.id, m.embedding <=> $6::vector AS distance
@@ -60,8 +65,8 @@ dense_ranked AS (
   SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM dense),
 sparse AS MATERIALIZED (
   SELECT m.id, ts_rank(m.tsv, q.tsq, $13::int) AS score
-  FROM memories m, animus_or_tsquery($7::text) AS q(tsq)
-  WHERE m.tsv @@ q.tsq AND ${FILTERS}
+  FROM memories m, animus_or_tsquery($7::text) AS q(tsq), animus_rare_tsquery($7::text, $14::float8, $15::int) AS r(tsq)
+  WHERE m.tsv @@ r.tsq AND ${FILTERS}
   ORDER BY score DESC, m.id
   LIMIT $8),
 sparse_ranked AS (

@@ -70,7 +70,8 @@ describe(`memory reembed (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'e
     await startReembed(db.pool, target, { batchSize: 10 });
     // A content edit during the run (by a process on the old model) is re-embedded again.
     const { rows: doneRows } = await db.pool.query<{ id: string }>(
-      'SELECT id FROM memories WHERE embedding_next IS NOT NULL LIMIT 1',
+      'SELECT id FROM memories WHERE embedding_next IS NOT NULL AND id <> ALL ($1::uuid[]) LIMIT 1',
+      [[stored[3]!.id, stored[7]!.id]],
     );
     const edited = doneRows[0]!.id;
     await old.update(edited, { content: 'an edited fact' });

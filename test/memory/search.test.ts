@@ -195,4 +195,33 @@ describe(`search (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'embedded'
     expect(hits).toHaveLength(5);
     expect(hits[0]!.keywordRank).not.toBeNull();
   });
+  it('bounds keyword candidates to rows holding the rarer query lexemes (after ANALYZE)', async () => {
+    await db.pool.query('ANALYZE memories');
+    // 'memori' and 'number' are in every row; '1234' and 'zebra' are not in the statistics.
+    const { rows } = await db.pool.query<{ q: string }>(
+      "SELECT animus_rare_tsquery('memory number 1234 zebra', 0.02, 1)::text AS q",
+    );
+    expect(rows[0]!.q.split(' | ').sort()).toEqual(["'1234'", "'zebra'"]);
+    const { rows: all } = await db.pool.query<{ q: string }>(
+      "SELECT animus_rare_tsquery('memory number', 0.02, 1)::text AS q",
+    );
+    expect(all[0]!.q.split(' | ')).toHaveLength(1); // the rarest lexeme, whatever its frequency
+    const boundedStore = new MemoryStore({
+      pool: db.pool,
+      embeddings: new FakeEmbeddings(DIMS),
+      dimensions: DIMS,
+      keywordMinTerms: 1,
+    });
+    const bounded = await boundedStore.textSearch('memory number 1234', { limit: 10 });
+    expect(bounded.map((h) => h.memory.content)).toEqual(['memory number 1234']);
+    const exhaustive = new MemoryStore({
+      pool: db.pool,
+      embeddings: new FakeEmbeddings(DIMS),
+      dimensions: DIMS,
+      keywordMaxTermFrequency: 1,
+    });
+    const hits = await exhaustive.textSearch('memory number 1234', { limit: 10 });
+    expect(hits).toHaveLength(10);
+    expect(hits[0]!.memory.content).toBe('memory number 1234');
+  });
 });
