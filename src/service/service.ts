@@ -13,7 +13,6 @@ import {
   createLogger,
   initTelemetry,
   type Logger,
-  registerQueueGauges,
   type TelemetryHandle,
 } from '../telemetry/index.js';
 import type { HandlerContext, Worker, WorkHandler } from '../worker/worker.js';
@@ -135,13 +134,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const handlers: Record<string, WorkHandler> = {};
   for (const [type, h] of Object.entries({ ...builtIns, ...userHandlers })) handlers[type] = track(h);
 
-  const unregisterGauges = registerQueueGauges(async () =>
-    (await animus.work.stats()).map((s) => ({
-      queue: s.queue,
-      length: s.queueLength,
-      oldestAgeSeconds: s.oldestMessageAgeSeconds,
-    })),
-  );
   const workerLog = log.child({ component: 'worker' });
   const workers: Worker[] = config.work.queues.map((queue) =>
     animus.worker({
@@ -169,7 +161,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   } catch (err) {
     await Promise.all(workers.map((w) => w.stop({ timeoutMs: 0 })));
     await http.close();
-    unregisterGauges();
     await animus.close();
     await telemetry.shutdown();
     throw err;
@@ -195,7 +186,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         const timeoutMs = options.drainTimeoutMs ?? 30_000;
         log.info('draining', { reason, inFlight, timeoutMs });
         await Promise.all([http.close(), ...workers.map((w) => w.stop({ timeoutMs }))]);
-        unregisterGauges();
         await telemetry.forceFlush();
         await animus.close();
         await telemetry.shutdown();
