@@ -28,13 +28,22 @@ export const RAW_SETTINGS: Record<WorkerMode, { loops: number; qty: number }> = 
   latency: { loops: 1, qty: 1 },
 };
 
-/** Wakes sleeping loops when a notification arrives; a timer is only the backstop. */
+/**
+ * Wakes sleeping loops when a notification arrives; a timer is only the backstop. A
+ * notification that arrives while no loop sleeps is kept, so the next sleep returns at once.
+ */
 class Waker {
   #waiters: Array<() => void> = [];
+  #pending = false;
   wake(): void {
+    if (this.#waiters.length === 0) this.#pending = true;
     for (const w of this.#waiters.splice(0)) w();
   }
   sleep(ms: number): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.#waiters.push(() => {
