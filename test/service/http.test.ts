@@ -323,7 +323,9 @@ describe('submit → processed → searchable', () => {
     }
     expect(text).toMatch(/animus_work_transitions_total\{[^}]*animus_work_state_to="completed"/);
     // One series per queue: the gauges are registered once (by the client), not twice.
-    expect(text.match(/^animus_queue_length\{[^}]*messaging_destination_name="work"[^}]*\}/gm)).toHaveLength(1);
+    expect(text.match(/^animus_queue_length\{[^}]*messaging_destination_name="work"[^}]*\}/gm)).toHaveLength(
+      1,
+    );
   });
 });
 
