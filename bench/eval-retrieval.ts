@@ -116,9 +116,10 @@ async function main(): Promise<void> {
         embeddings,
         dimensions: LOCAL_DIMENSIONS,
         rankNormalization: normalization,
+        keywordMaxTermFrequency: 1,
       });
       await evaluate(
-        `keyword ts_rank norm=${normalization}${normalization === 1 ? ' (default)' : ''}`,
+        `keyword exhaustive, ts_rank norm=${normalization}${normalization === 1 ? ' (default norm)' : ''}`,
         async (qi) =>
           (await s.textSearch(data.queries[qi]!.text, { limit: 100 })).map((h) => docId(h.memory)),
       );
