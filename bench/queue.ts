@@ -8,9 +8,10 @@
 //                          ANIMUS_BENCH_ONLY=animus,pgmq,pg-boss,graphile-worker,tracing;
 //                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results;
 //                          ANIMUS_BENCH_PROPOSED=1 applies bench/peers/proposed-sql.ts to the scratch
-//                          database first and writes bench/results/queue.proposed.{json,md})
+//                          database first and writes bench/results/queue.proposed.{json,md};
+//                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,7 +126,7 @@ const WHY: Partial<Record<RowName, string>> = {
     'a batch writes 1,000 work_items rows next to the 1,000 queue rows; at SQL level (pgbench) a ' +
     '1,000-row INSERT into work_items runs 45,000-70,000 rows/s against 100,000-110,000 for the pgmq ' +
     'queue table (random-uuid primary key, work_items_state_created, CHECKs and two self-referencing ' +
-    'foreign keys per row), so animus_work_submit_batch runs at about a third of raw send_batch.',
+    'foreign keys per row); at SQL level animus_work_submit_batch runs at 20-40% of raw send_batch.',
   processSingle:
     'each item is two commits (claim, complete) like raw pgmq (read, archive), but both animus ' +
     'functions also update the work_items row, and every state change is a non-HOT update (state is ' +
@@ -140,6 +141,11 @@ const WHY: Partial<Record<RowName, string>> = {
     'function (pgmq.read plus the work_items UPDATE, which visits not-yet-vacuumed entries of ' +
     'work_items_state_created); the proposed claim cut p50 from 16 to 5-10 ms in alternating runs.',
 };
+
+const TRACING_WHY =
+  'each item costs a PRODUCER and a CONSUMER span with events (~1.3 KB of OTLP JSON each) and ' +
+  'metric updates; a CPU profile puts OpenTelemetry at ~12% of the node process (JSON encoding ' +
+  '4.5%, span SDK 2.4%, metrics 2%), CPU taken from Postgres on 2 cores. See docs/benchmarks-queue.md.';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
@@ -168,7 +174,31 @@ function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   return notes;
 }
 
+function allNotes(
+  systems: SystemResults[],
+  tracing: TracingResult | undefined,
+): Partial<Record<RowName | 'tracing', string>> {
+  const notes: Partial<Record<RowName | 'tracing', string>> = whyNotes(systems);
+  const lossy = Object.entries(tracing?.rows ?? {}).filter(([, r]) => r.lossPercent >= 10);
+  if (lossy.length > 0) notes.tracing = `${lossy.map(([row]) => row).join(', ')}: ${TRACING_WHY}`;
+  return notes;
+}
+
+/** ANIMUS_BENCH_RENDER=1: rewrites queue.md from queue.json (after the notes changed), no run. */
+function renderOnly(): void {
+  const file = join(here, 'results', 'queue.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
+    systems: SystemResults[];
+    tracing?: TracingResult;
+  };
+  const { systems, tracing, notes: _old, ...meta } = saved;
+  const notes = allNotes(systems, tracing);
+  writeFileSync(file, `${JSON.stringify({ ...meta, systems, tracing, notes }, null, 2)}\n`);
+  writeFileSync(join(here, 'results', 'queue.md'), renderReport(meta, systems, tracing, notes));
+}
+
 async function main(): Promise<void> {
+  if (process.env.ANIMUS_BENCH_RENDER === '1') return renderOnly();
   const code = codeVersion();
   const loadAverageStart = loadavg().map((x) => Math.round(x * 100) / 100);
   log(`queue benchmark${QUICK ? ' (quick)' : ''}; load average ${loadAverageStart.join(' ')}`);
@@ -236,7 +266,7 @@ async function main(): Promise<void> {
     proposedSql: PROPOSED,
     tracingError,
   };
-  const notes = whyNotes(systems);
+  const notes = allNotes(systems, tracing);
   const markdown = renderReport(meta, systems, tracing, notes);
   process.stdout.write(markdown);
   if (QUICK) return;
