@@ -16,6 +16,8 @@ import { cachedEmbeddings, loadSciFact, REPO_ROOT } from './lib/scifact.js';
 import { meanWithError, percentile, round } from './lib/stats.js';
 
 const ADMIN_URL = process.env.ANIMUS_EVAL_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/animus_test';
+/** The store's default keyword bound (max document frequency, min rarest terms). */
+const DEFAULT_BOUND = [0.01, 2] as const;
 const log = (line: string) => console.log(`[eval:retrieval] ${line}`);
 
 function ndcgAt10(ranked: string[], relevant: Set<string>): number {
@@ -124,15 +126,25 @@ async function main(): Promise<void> {
           (await s.textSearch(data.queries[qi]!.text, { limit: 100 })).map((h) => docId(h.memory)),
       );
     }
-    for (const maxFreq of [0.1, 0.05, 0.02, 0.01]) {
+    for (const [maxFreq, minTerms] of [
+      [0.1, 3],
+      [0.05, 3],
+      [0.02, 3],
+      [0.01, 3],
+      [0.01, 2],
+      [0.005, 2],
+      [0.005, 1],
+    ] as const) {
       const s = new MemoryStore({
         pool: handle.pool,
         embeddings,
         dimensions: LOCAL_DIMENSIONS,
         keywordMaxTermFrequency: maxFreq,
+        keywordMinTerms: minTerms,
       });
+      const isDefault = maxFreq === DEFAULT_BOUND[0] && minTerms === DEFAULT_BOUND[1];
       await evaluate(
-        `keyword bounded: lexemes in ≤ ${maxFreq * 100}% of memories + 3 rarest${maxFreq === 0.02 ? ' (default)' : ''}`,
+        `keyword bounded: lexemes in ≤ ${maxFreq * 100}% of memories + ${minTerms} rarest${isDefault ? ' (default)' : ''}`,
         async (qi) =>
           (await s.textSearch(data.queries[qi]!.text, { limit: 100 })).map((h) => docId(h.memory)),
       );

@@ -52,10 +52,10 @@ export interface MemoryStoreOptions {
   rankNormalization?: number;
   /**
    * Keyword candidates come only from lexemes in at most this fraction of memories (per
-   * ANALYZE statistics), plus the `keywordMinTerms` rarest; 1 = every lexeme. Default 0.02.
+   * ANALYZE statistics), plus the `keywordMinTerms` rarest; 1 = every lexeme. Default 0.01.
    */
   keywordMaxTermFrequency?: number;
-  /** Rarest query lexemes always used to select keyword candidates. Default 3. */
+  /** Rarest query lexemes always used to select keyword candidates. Default 2. */
   keywordMinTerms?: number;
   /** Hybrid fusion weights; default `defaultFusion(embeddings)`. */
   fusion?: FusionWeights;
@@ -90,8 +90,8 @@ export class MemoryStore {
     this.#efSearch = options.efSearch ?? 100;
     this.#normalization = options.rankNormalization ?? 1;
     this.#insertChunk = options.insertChunk ?? 1000;
-    this.#maxTermFrequency = options.keywordMaxTermFrequency ?? 0.02;
-    this.#minTerms = options.keywordMinTerms ?? 3;
+    this.#maxTermFrequency = options.keywordMaxTermFrequency ?? 0.01;
+    this.#minTerms = options.keywordMinTerms ?? 2;
   }
 
   #span<T>(
