@@ -219,6 +219,7 @@ RETURNS SETOF animus_claimed_item
 LANGUAGE plpgsql AS $fn$
 DECLARE
   v_msgs pgmq.message_record[];
+  v_ids uuid[];
   v_done bigint[];
   r animus_claimed_item;
 BEGIN
@@ -226,6 +227,7 @@ BEGIN
   IF cardinality(v_msgs) = 0 THEN
     RETURN;
   END IF;
+  v_ids := ARRAY(SELECT (x.message ->> 'id')::uuid FROM unnest(v_msgs) AS x);
   v_done := '{}';
   FOR r IN
     WITH m AS (
@@ -242,7 +244,10 @@ BEGIN
            resolved_at = CASE WHEN m.read_ct > w.max_attempts THEN now() ELSE NULL END,
            updated_at = now()
       FROM m
-     WHERE w.id = m.item_id AND w.state IN ('queued', 'running')
+     -- Reach the rows by primary key; `IS TRUE` keeps the planner from answering the state
+     -- test with work_items_state_created, which under statistics that lag a burst of submits
+     -- would visit every active item on each claim.
+     WHERE w.id = ANY (v_ids) AND w.id = m.item_id AND (w.state IN ('queued', 'running')) IS TRUE
     RETURNING w.id, w.queue_name, w.work_type, w.dedup_key, w.source, w.trigger_info, w.params,
               w.priority, w.state, w.parent_id, w.attempts, w.max_attempts, w.created_at,
               m.msg_id, m.read_ct, m.headers
