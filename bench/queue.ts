@@ -17,11 +17,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Animus } from '../src/client.js';
-import { animusSystem } from './peers/animus.js';
+import { animusSystem, STRICT_SINGLE } from './peers/animus.js';
 import { PROPOSED_SQL } from './peers/proposed-sql.js';
 import { rawPgmq } from './peers/raw-pgmq.js';
 import { renderReport, type SystemResults } from './peers/report.js';
-import { DEFAULTS, type RowConfig, type RowName, runAll } from './peers/rows.mjs';
+import { DEFAULTS, type RowConfig, type RowName, type RowResult, runAll, runRow } from './peers/rows.mjs';
 import { runTracingRows, type TracingResult } from './peers/tracing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -128,14 +128,16 @@ const WHY: Partial<Record<RowName, string>> = {
     'queue table (random-uuid primary key, work_items_state_created, CHECKs and two self-referencing ' +
     'foreign keys per row); at SQL level animus_work_submit_batch runs at 20-40% of raw send_batch.',
   processSingle:
-    'each item is two commits (claim, complete) like raw pgmq (read, archive), but both animus ' +
-    'functions also update the work_items row, and every state change is a non-HOT update (state is ' +
-    'indexed and in the dedup index predicate); the worker claims from one loop, raw pgmq runs 8.',
+    'each item is a claim (pgmq.read plus a non-HOT UPDATE of its work_items row: state is indexed and ' +
+    'in the dedup index predicate) issued from one claim loop, and a completion (another non-HOT ' +
+    'UPDATE plus the archive); settling completions 8 per round trip (completeBatchSize 8) puts animus ' +
+    "above raw pgmq's per-message loops and graphile-worker, below pg-boss's 10-job fetches. Every " +
+    'completion its own commit: the processSingleStrict row.',
   processBatched:
-    'per 100 items the claim and complete update 100 work_items rows each, non-HOT (see ' +
-    'processSingle): on a scratch copy without the two state indexes and with fillfactor 70, ' +
-    'claim+complete cycles ran 96-102/s → 135-150/s. Under stale statistics the claim also scans ' +
-    'every active item (25.8 ms vs 2.7 ms per 100-item claim; bench/peers/proposed-sql.ts).',
+    "per claim and per completion every item's work_items row is updated, non-HOT (see processSingle); " +
+    'on a scratch copy without the two state indexes and with fillfactor 70, claim(100)+complete(100) ' +
+    'cycles ran 96-102/s → 135-150/s. Under stale statistics the claim also scans every active item ' +
+    '(25.8 ms vs 2.7 ms per 100-item claim; bench/peers/proposed-sql.ts).',
   latency:
     "the wake-up path is the same LISTEN as raw pgmq's, but the first claim after it is a plpgsql " +
     'function (pgmq.read plus the work_items UPDATE, which visits not-yet-vacuumed entries of ' +
@@ -226,8 +228,19 @@ async function main(): Promise<void> {
     try {
       if (PROPOSED) await animus.pool.query(PROPOSED_SQL);
       postgres = (await rawPool.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.split(' on ')[0]!;
-      if (ONLY.has('animus'))
-        systems.push({ system: 'animus', results: await runAll(animusSystem(animus), CFG, log) });
+      if (ONLY.has('animus')) {
+        const results: Record<string, RowResult> = await runAll(animusSystem(animus), CFG, log);
+        // The strict form of the one-at-a-time row: every completion its own commit.
+        const strict = animusSystem(animus, 'animus', undefined, { single: STRICT_SINGLE });
+        results.processSingleStrict = await runRow(
+          strict,
+          'processSingle',
+          'animus_process_single_strict',
+          CFG,
+        );
+        log(`animus processSingleStrict: ${JSON.stringify(results.processSingleStrict)}`);
+        systems.push({ system: 'animus', results });
+      }
       if (ONLY.has('pgmq'))
         systems.push({ system: 'raw pgmq', results: await runAll(rawPgmq(rawPool), CFG, log) });
       if (ONLY.has('pg-boss')) systems.push(await runPeer('pg-boss.mjs', DB.pgBoss));

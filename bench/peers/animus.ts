@@ -15,10 +15,18 @@ SELECT (SELECT count(*) FROM work_items WHERE queue_name = $1 AND state <> 'comp
 
 /** Worker options per row shape (all on LISTEN wake-ups, the server default). */
 export const ANIMUS_SETTINGS: Record<WorkerMode, Omit<WorkerOptions, 'handlers' | 'queue'>> = {
-  // One item per handler call, each completed on its own; a read claims up to the free slots.
-  single: { concurrency: 8, completeBatchSize: 1, listen: true },
-  batched: { concurrency: 200, batchSize: 100, completeBatchSize: 100, listen: true },
+  // One item per handler call; a read claims up to the free slots, and completions are settled
+  // 8 per round trip (STRICT_SINGLE below settles each on its own, measured as an extra row).
+  single: { concurrency: 8, completeBatchSize: 8, listen: true },
+  batched: { concurrency: 1000, batchSize: 500, completeBatchSize: 500, listen: true },
   latency: { concurrency: 8, listen: true },
+};
+
+/** One-at-a-time with every completion its own commit (the extra row `processSingleStrict`). */
+export const STRICT_SINGLE: Omit<WorkerOptions, 'handlers' | 'queue'> = {
+  concurrency: 8,
+  completeBatchSize: 1,
+  listen: true,
 };
 
 const item = (queue: string, i: number): SubmitItem => ({
@@ -30,9 +38,14 @@ const item = (queue: string, i: number): SubmitItem => ({
 
 /**
  * The animus system over a started client (`name` labels the results; `settle` runs between a
- * processing row's prefill and its clock).
+ * processing row's prefill and its clock; `overrides` replace ANIMUS_SETTINGS per mode).
  */
-export function animusSystem(animus: Animus, name = 'animus', settle?: () => Promise<void>): QueueSystem {
+export function animusSystem(
+  animus: Animus,
+  name = 'animus',
+  settle?: () => Promise<void>,
+  overrides: Partial<Record<WorkerMode, Omit<WorkerOptions, 'handlers' | 'queue'>>> = {},
+): QueueSystem {
   return {
     name,
     ...(settle === undefined ? {} : { settle }),
@@ -58,7 +71,7 @@ export function animusSystem(animus: Animus, name = 'animus', settle?: () => Pro
       return Number(rows[0]?.n ?? 0);
     },
     async startWorker(queue, mode, onStart): Promise<RunningWorker> {
-      const settings = ANIMUS_SETTINGS[mode];
+      const settings = overrides[mode] ?? ANIMUS_SETTINGS[mode];
       const worker = animus.worker({
         queue,
         ...settings,

@@ -24,7 +24,7 @@ function queueTable(queue: string): string {
 /** Worker shapes: loops × messages per read. */
 export const RAW_SETTINGS: Record<WorkerMode, { loops: number; qty: number }> = {
   single: { loops: 8, qty: 1 },
-  batched: { loops: 4, qty: 100 },
+  batched: { loops: 4, qty: 500 },
   latency: { loops: 1, qty: 1 },
 };
 

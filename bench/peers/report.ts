@@ -7,13 +7,14 @@ import type { TracingResult } from './tracing.js';
 export interface SystemResults {
   system: string;
   version?: string;
-  results?: Partial<Record<RowName, RowResult>>;
+  /** By row; animus also has `processSingleStrict`. */
+  results?: Partial<Record<RowName | 'processSingleStrict', RowResult>>;
   error?: string;
 }
 
 interface Line {
   label: string;
-  row: RowName;
+  row: RowName | 'processSingleStrict';
   value: (r: RowResult) => number;
   unit: string;
   /** The goal for animus, and whether higher is better. */
@@ -49,6 +50,15 @@ const LINES: Line[] = [
     goal: 3_400,
     higher: true,
     reference: 'pg-boss 9,600 (batch 10); graphile 3,400',
+  },
+  {
+    label: 'processing, one-at-a-time, each completion its own commit (animus only)',
+    row: 'processSingleStrict',
+    value: (r) => Number(r.perSecond),
+    unit: '/s',
+    goal: Number.NaN,
+    higher: true,
+    reference: '',
   },
   {
     label: 'processing, no-op, batched',
