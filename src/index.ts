@@ -34,7 +34,13 @@ export { backoffSeconds } from './work/backoff.js';
 export type { BackoffOptions } from './work/backoff.js';
 
 export { Worker } from './worker/worker.js';
-export type { HandlerContext, WorkerLogger, WorkerOptions, WorkerStats, WorkHandler } from './worker/worker.js';
+export type {
+  HandlerContext,
+  WorkerLogger,
+  WorkerOptions,
+  WorkerStats,
+  WorkHandler,
+} from './worker/worker.js';
 
 export { AnimusVectorStore, MemoryStore } from './memory/index.js';
 export type {
