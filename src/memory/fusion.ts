@@ -4,7 +4,7 @@
 // (SciFact nDCG@10 0.21 dense vs 0.65 keyword, equal-weight fusion 0.49), so there the
 // dense side gets a weight small enough never to pull a keyword hit down.
 import type { Embeddings } from '@langchain/core/embeddings';
-import { LocalEmbeddings } from '../llm/index.js';
+import { LOCAL_MODEL, LocalEmbeddings } from '../llm/index.js';
 import type { FusionWeights } from './types.js';
 
 /** Equal-weight RRF with the usual k = 60: the default for strong embedding models. */
@@ -19,9 +19,13 @@ export const EQUAL_FUSION: FusionWeights = { vector: 1, keyword: 1, k: 60 };
  */
 export const LOCAL_MODEL_FUSION: FusionWeights = { vector: 0.01, keyword: 1, k: 60 };
 
-/** The default fusion for an embeddings implementation. */
+/**
+ * The default fusion for an embeddings implementation: the local model's when it is the
+ * bundled model, directly or behind a wrapper (e.g. tracing) that exposes `model`.
+ */
 export function defaultFusion(embeddings: Embeddings): FusionWeights {
-  return embeddings instanceof LocalEmbeddings ? LOCAL_MODEL_FUSION : EQUAL_FUSION;
+  const model = (embeddings as { model?: unknown }).model;
+  return embeddings instanceof LocalEmbeddings || model === LOCAL_MODEL ? LOCAL_MODEL_FUSION : EQUAL_FUSION;
 }
 
 /** A side's contribution: `weight / (k + rank)`, or 0 when the side did not rank it. */

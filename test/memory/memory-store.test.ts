@@ -3,7 +3,8 @@
 // name with nothing written.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/errors/index.js';
-import { MemoryStore } from '../../src/memory/index.js';
+import { LOCAL_MODEL, LocalEmbeddings } from '../../src/llm/index.js';
+import { defaultFusion, EQUAL_FUSION, LOCAL_MODEL_FUSION, MemoryStore } from '../../src/memory/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FakeEmbeddings } from './fake-embeddings.js';
 
@@ -222,5 +223,12 @@ describe(`memory store (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'emb
     ).rejects.toMatchObject({
       field: 'embedding',
     });
+  });
+  it('picks the local-model fusion for the bundled model, also behind a wrapper exposing model', () => {
+    expect(defaultFusion(new LocalEmbeddings())).toEqual(LOCAL_MODEL_FUSION);
+    const wrapped = Object.assign(new FakeEmbeddings(DIMS), { model: LOCAL_MODEL });
+    expect(defaultFusion(wrapped as unknown as FakeEmbeddings)).toEqual(LOCAL_MODEL_FUSION);
+    expect(defaultFusion(embeddings)).toEqual(EQUAL_FUSION);
+    expect(memories.fusion).toEqual(EQUAL_FUSION);
   });
 });
