@@ -25,7 +25,10 @@ export const CANCEL = `
 WITH c AS (
   UPDATE work_items SET state = 'cancelled', resolved_at = now(), updated_at = now()
    WHERE id = $1 AND state = 'queued'
-  RETURNING id, queue_name, pgmq_msg_id
+  RETURNING id, queue_name, pgmq_msg_id, work_type, dedup_key
+), k AS (
+  DELETE FROM work_dedup_keys d USING c
+   WHERE d.work_type = c.work_type AND d.dedup_key = c.dedup_key AND d.item_id = c.id
 )
 SELECT c.id, pgmq.delete(c.queue_name, c.pgmq_msg_id) AS deleted FROM c`;
 
@@ -34,7 +37,10 @@ export const RETRY_RESET = `
 UPDATE work_items
    SET state = 'queued', attempts = 0, outcome_error = NULL, resolved_at = NULL, updated_at = now()
  WHERE id = $1 AND state IN ('dead', 'cancelled')
-RETURNING id, queue_name, work_type`;
+RETURNING id, queue_name, work_type, dedup_key`;
+
+/** Step 1b: a keyed item takes its key again (a unique violation means another item holds it). */
+export const RETRY_TAKE_KEY = `INSERT INTO work_dedup_keys (work_type, dedup_key, item_id) VALUES ($1, $2, $3)`;
 
 /** Step 2: a fresh message for the re-queued item. */
 export const RETRY_SEND = `

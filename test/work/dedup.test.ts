@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 beforeEach(async () => {
-  await db.pool.query('TRUNCATE work_items');
+  await db.pool.query('TRUNCATE work_items CASCADE');
   await db.pool.query("SELECT pgmq.purge_queue('work')");
 });
 
@@ -120,7 +120,7 @@ describe(`structural dedup (${testKind})`, () => {
 
   it(
     testKind === 'server'
-      ? 'a submit racing an uncommitted holder of its key waits, gives its message back and merges (single and batch)'
+      ? 'a submit racing an uncommitted holder of its key waits, waits for it, then merges without sending (single and batch)'
       : 'a submit after a committed holder merges (the embedded database has one connection, so no two submits interleave)',
     async () => {
       if (db.kind !== 'server') {
@@ -132,7 +132,7 @@ describe(`structural dedup (${testKind})`, () => {
         return;
       }
       for (const mode of ['single', 'batch'] as const) {
-        await db.pool.query('TRUNCATE work_items');
+        await db.pool.query('TRUNCATE work_items CASCADE');
         await db.pool.query("SELECT pgmq.purge_queue('work')");
         const holderPool = await db.newPool(1);
         const holder = await holderPool.connect();
@@ -142,7 +142,7 @@ describe(`structural dedup (${testKind})`, () => {
             item({ workType: 'tx-race', dedupKey: 'k' }),
             { tx: holder },
           );
-          // Not committed yet: the racer cannot see it, sends its message, then blocks on the key.
+          // Not committed yet: the racer cannot see it, blocks on the key.
           const racer =
             mode === 'single'
               ? work.submit(item({ workType: 'tx-race', dedupKey: 'k', source: 'racer' }))

@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 beforeEach(async () => {
-  await db.pool.query('TRUNCATE work_items');
+  await db.pool.query('TRUNCATE work_items CASCADE');
   await db.pool.query("SELECT pgmq.purge_queue('work')");
 });
 
