@@ -5,6 +5,7 @@ import type { AnimusConfig } from '../config/index.js';
 import { AnimusError } from '../errors/index.js';
 import { type EmbeddedPostgres, startEmbedded } from './embedded.js';
 import { checkSchema, migrate, type PgmqMode } from './migrate.js';
+import { pgmqInfo, pgmqStartupNotice } from './pgmq-info.js';
 import { openPool } from './pool.js';
 
 /** Oldest Postgres animus supports, as `server_version_num`: 15. */
@@ -102,6 +103,9 @@ export async function openDatabase(
       }
       if (options.skipSchemaCheck !== true) await checkSchema(handle.pool, config.embedding.dimensions);
       await handle.registerVectorType();
+      // Say so when the server now offers the real pgmq extension but the compatible schema is in use.
+      const notice = pgmqStartupNotice(await pgmqInfo(handle.pool));
+      if (notice !== undefined) options.log?.(notice);
     } catch (err) {
       await close();
       throw err;

@@ -144,8 +144,9 @@ export class Worker {
     await client.connect();
     await client.query('SELECT pgmq.enable_notify_insert($1, 0)', [this.queue]);
     client.on('notification', () => this.#signal());
-    // The channel name is pgmq's `pgmq.q_<queue>.INSERT`; the queue name is validated above.
-    await client.query(`LISTEN "pgmq.q_${this.queue}.INSERT"`);
+    // The channel name is pgmq's `pgmq.q_<queue>.INSERT` with the table name's lower case; the
+    // queue name is validated above, so it cannot break out of the quotes.
+    await client.query(`LISTEN "pgmq.q_${this.queue.toLowerCase()}.INSERT"`);
     this.#listener = client;
   }
 
