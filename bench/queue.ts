@@ -125,29 +125,25 @@ function runPeer(script: string, db: string): Promise<SystemResults & { node?: s
 /** Why animus misses a goal, as measured (see docs/benchmarks-queue.md for the analysis). */
 const WHY: Partial<Record<RowName, string>> = {
   submit:
-    'every submit is one commit (the item row and its pgmq message); since cd0d97d the message is ' +
-    'sent first and the row written once. The rest of the gap to raw pgmq.send is the second table: ' +
-    'a ~300-byte work_items row with its indexes.',
+    'every submit is one commit (the item row and its pgmq message); the message is sent first and the ' +
+    'row written once with its id. The rest of the gap to raw pgmq.send is the second table.',
   submitBatch:
-    'a batch writes 1,000 work_items rows next to the 1,000 queue rows; at SQL level (pgbench) a ' +
-    '1,000-row INSERT into work_items runs 45,000-70,000 rows/s against 100,000-110,000 for the pgmq ' +
-    'queue table (random-uuid primary key, work_items_state_created, CHECKs and two self-referencing ' +
-    'foreign keys per row); at SQL level animus_work_submit_batch runs at 20-40% of raw send_batch.',
+    'a batch writes 1,000 work_items rows (about 300 bytes each, random-uuid primary key, created_at ' +
+    'index, CHECKs, self-referencing foreign keys) next to the 1,000 queue rows; at SQL level that insert ' +
+    'costs about as much as send_batch itself, and raw pgmq here is a bare 1,000-row INSERT.',
   processSingle:
-    'each item is a claim (pgmq.read plus a non-HOT UPDATE of its work_items row: state is indexed and ' +
-    'in the dedup index predicate) issued from one claim loop, and a completion (another non-HOT ' +
-    'UPDATE plus the archive); settling completions 8 per round trip (completeBatchSize 8) puts animus ' +
-    "above raw pgmq's per-message loops and graphile-worker, below pg-boss's 10-job fetches. Every " +
-    'completion its own commit: the processSingleStrict row.',
+    'each item is a claim (pgmq.read plus an UPDATE of its work_items row) issued from one claim loop that ' +
+    'waits a round trip per refill, and a completion (another UPDATE plus the archive); settling 8 ' +
+    "completions per round trip (completeBatchSize 8) puts animus above raw pgmq's per-message loops, " +
+    "near graphile-worker, below pg-boss's 10-job fetches. Every completion its own commit: processSingleStrict.",
   processBatched:
-    "per claim and per completion every item's work_items row is updated, non-HOT (see processSingle); " +
-    'on a scratch copy without the two state indexes and with fillfactor 70, claim(100)+complete(100) ' +
-    'cycles ran 96-102/s → 135-150/s. Under stale statistics the claim also scans every active item ' +
-    '(25.8 ms vs 2.7 ms per 100-item claim; bench/peers/proposed-sql.ts).',
+    "per item the claim and the completion each write a new version of the item's work_items row besides " +
+    'moving the queue row, about twice the write volume of raw pgmq. Since the dedup rule moved to its own ' +
+    'table no work_items index mentions state, so some of these updates are HOT (353 of 1,000 in a check ' +
+    'at fillfactor 80); at this scale that did not move the throughput beyond run-to-run noise.',
   latency:
-    "the wake-up path is the same LISTEN as raw pgmq's, but the first claim after it is a plpgsql " +
-    'function (pgmq.read plus the work_items UPDATE, which visits not-yet-vacuumed entries of ' +
-    'work_items_state_created); the proposed claim cut p50 from 16 to 5-10 ms in alternating runs.',
+    "the wake-up is the same LISTEN as raw pgmq's; the claim after it is one plpgsql call (pgmq.read plus " +
+    'the work_items UPDATE) and the handler starts when its row comes back.',
 };
 
 const TRACING_WHY =
