@@ -42,6 +42,11 @@ export interface AnimusClientOptions extends AnimusOptions {
    * Default: `createEmbeddings(config)`, traced with GenAI spans.
    */
   embeddings?: Embeddings;
+  /**
+   * Start even when the database stores embeddings of another dimension than configured, so
+   * `memory.reembed` can move it to the configured one (the CLI's `memory reembed`). Default false.
+   */
+  allowDimensionChange?: boolean;
   /** Turn off animus's own spans and metrics (they cost nothing without an OTel SDK). Default false. */
   disableTelemetry?: boolean;
 }
@@ -101,6 +106,7 @@ export class Animus {
       migrate: this.#options.migrate ?? true,
       ...(this.#options.pgmq === undefined ? {} : { pgmq: this.#options.pgmq }),
       ...(this.#options.log === undefined ? {} : { log: this.#options.log }),
+      allowDimensionChange: this.#options.allowDimensionChange === true,
     });
     try {
       const work = new WorkItems({

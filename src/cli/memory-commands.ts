@@ -214,44 +214,51 @@ export function registerMemoryCommands(program: Command, ctx: CommandContext): v
       const config = ctx.config();
       const queue = opts.queue ?? config.work.queues[0] ?? 'work';
       const target = { dimensions: config.embedding.dimensions, model: config.embedding.model };
-      await ctx.withClient(async (animus) => {
-        const plan = await planReembed(animus.pool, target);
-        const describe = `${plan.total} memories from ${plan.storedDimensions} to ${target.dimensions} dimensions (${target.model})${plan.resuming ? `, resuming at ${plan.done}` : ''}`;
-        if (opts.dryRun === true) {
-          out.result({ plan }, () => `would re-embed ${describe}`);
-          return;
-        }
-        const submission = await startReembed(animus.pool, target, { batchSize: opts.batchSize });
-        const result = await animus.work.submit({
-          queue,
-          source: 'cli:memory-reembed',
-          workType: submission.workType,
-          dedupKey: submission.dedupKey,
-          params: { ...submission.params },
-        });
-        const id = result.status === 'queued' ? result.id : result.mergedInto;
-        if (opts.wait !== true) {
-          out.result({ plan, ...result }, () =>
-            result.status === 'queued'
-              ? `queued memory.reembed ${id}: ${describe}`
-              : `a re-embedding is already queued (${id}); this request merged into it`,
-          );
-          return;
-        }
-        const progress = startProgress(out, 'reembed', Math.max(plan.total, 1));
-        const states = await processUntilSettled(animus, {
-          queue,
-          handlers: builtInHandlers(animus),
-          ids: [id],
-          onTick: async () => {
-            const now = await planReembed(animus.pool, target);
-            progress.update(now.done);
-          },
-        }).finally(() => progress.stop());
-        const state = states.get(id);
-        out.result({ id, state, plan }, () => `memory.reembed ${id}: ${state ?? 'unknown'}`);
-        if (state !== 'completed') ctx.setExitCode(ExitCode.failure);
-      });
+      // The database may store another dimension than configured: that is what reembed is for.
+      await ctx.withClient(
+        async (animus) => {
+          const plan = await planReembed(animus.pool, target);
+          const describe = `${plan.total} memories from ${plan.storedDimensions} to ${target.dimensions} dimensions (${target.model})${plan.resuming ? `, resuming at ${plan.done}` : ''}`;
+          if (opts.dryRun === true) {
+            out.result({ plan }, () => `would re-embed ${describe}`);
+            return;
+          }
+          const submission = await startReembed(animus.pool, target, { batchSize: opts.batchSize });
+          const result = await animus.work.submit({
+            queue,
+            source: 'cli:memory-reembed',
+            workType: submission.workType,
+            dedupKey: submission.dedupKey,
+            params: { ...submission.params },
+          });
+          const id = result.status === 'queued' ? result.id : result.mergedInto;
+          // While the dimension differs, nothing else (the service included) can start on this
+          // database, so the move to the new dimension runs here.
+          const wait = opts.wait === true || plan.storedDimensions !== target.dimensions;
+          if (!wait) {
+            out.result({ plan, ...result }, () =>
+              result.status === 'queued'
+                ? `queued memory.reembed ${id}: ${describe}`
+                : `a re-embedding is already queued (${id}); this request merged into it`,
+            );
+            return;
+          }
+          const progress = startProgress(out, 'reembed', Math.max(plan.total, 1));
+          const states = await processUntilSettled(animus, {
+            queue,
+            handlers: builtInHandlers(animus),
+            ids: [id],
+            onTick: async () => {
+              const now = await planReembed(animus.pool, target);
+              progress.update(now.done);
+            },
+          }).finally(() => progress.stop());
+          const state = states.get(id);
+          out.result({ id, state, plan }, () => `memory.reembed ${id}: ${state ?? 'unknown'}`);
+          if (state !== 'completed') ctx.setExitCode(ExitCode.failure);
+        },
+        { allowDimensionChange: true },
+      );
     });
 }
 

@@ -30,7 +30,10 @@ export interface CommandContext {
   /** The configuration from the environment (after `--env-file`/`.env`). Throws ConfigError. */
   config(): AnimusConfig;
   /** Runs `fn` with a started client, closing it afterwards. */
-  withClient<T>(fn: (animus: Animus) => Promise<T>, options?: { migrate?: boolean }): Promise<T>;
+  withClient<T>(
+    fn: (animus: Animus) => Promise<T>,
+    options?: { migrate?: boolean; allowDimensionChange?: boolean },
+  ): Promise<T>;
   /** The environment (process.env or the test's). */
   readonly env: Record<string, string | undefined>;
   /** Sets the exit code of a command that did not throw (default 0). */
@@ -174,7 +177,11 @@ export async function runCli(argv: string[], io: Partial<CliIo> = {}): Promise<n
       return config;
     },
     async withClient(fn, options = {}) {
-      const animus = new Animus({ config: ctx.config(), migrate: options.migrate ?? true });
+      const animus = new Animus({
+        config: ctx.config(),
+        migrate: options.migrate ?? true,
+        allowDimensionChange: options.allowDimensionChange === true,
+      });
       await animus.start();
       try {
         return await fn(animus);

@@ -49,6 +49,8 @@ export interface OpenDatabaseOptions {
   pgmq?: PgmqMode;
   /** Called with a line per migration applied (and when waiting for another migrator). Default: none. */
   log?: (line: string) => void;
+  /** Open a database whose stored embedding dimension differs from config (for reembed). Default false. */
+  allowDimensionChange?: boolean;
   /** Embedded only: connections the socket server accepts (default 1). */
   embeddedMaxConnections?: number;
 }
@@ -99,9 +101,14 @@ export async function openDatabase(
           embeddingDimensions: config.embedding.dimensions,
           ...(options.pgmq === undefined ? {} : { pgmq: options.pgmq }),
           ...(options.log === undefined ? {} : { log: options.log }),
+          allowDimensionChange: options.allowDimensionChange === true,
         });
       }
-      if (options.skipSchemaCheck !== true) await checkSchema(handle.pool, config.embedding.dimensions);
+      if (options.skipSchemaCheck !== true) {
+        await checkSchema(handle.pool, config.embedding.dimensions, undefined, {
+          allowDimensionChange: options.allowDimensionChange === true,
+        });
+      }
       await handle.registerVectorType();
       // Say so when the server now offers the real pgmq extension but the compatible schema is in use.
       const notice = pgmqStartupNotice(await pgmqInfo(handle.pool));

@@ -100,6 +100,11 @@ export interface MigrateOptions {
   pgmq?: PgmqMode;
   /** Called with a line for each migration applied, and when waiting for another migrator. */
   log?: (line: string) => void;
+  /**
+   * Skip the stored-versus-configured dimension check (for `animus memory reembed`, which moves
+   * the database to the configured dimension). Default false.
+   */
+  allowDimensionChange?: boolean;
 }
 
 /** One row of `animus migrate --status`. */
@@ -159,8 +164,8 @@ async function storedDimensions(db: Queryable): Promise<number | undefined> {
 function dimensionMismatch(stored: number, configured: number): SchemaMismatchError {
   return new SchemaMismatchError(
     `embedding dimension mismatch: the database stores ${stored}-dimension embeddings but EMBEDDING_DIMENSIONS is ${configured}; ` +
-      `set EMBEDDING_DIMENSIONS=${stored} (with the provider and model that produced them), or use a new database ` +
-      '(another ANIMUS_DATA_DIR, or DATABASE_URL) and store the memories again with the new model; the dimension of an existing database cannot change',
+      `set EMBEDDING_DIMENSIONS=${stored} (with the provider and model that produced them), or keep the new setting and run ` +
+      '`animus memory reembed` to re-embed every memory with the configured model (it moves the database to the new dimension)',
   );
 }
 
@@ -328,7 +333,9 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<n
       const applied = await readApplied(client);
       checkApplied(applied, migrations);
       const stored = await storedDimensions(client);
-      if (stored !== undefined && stored !== dims) throw dimensionMismatch(stored, dims);
+      if (stored !== undefined && stored !== dims && options.allowDimensionChange !== true) {
+        throw dimensionMismatch(stored, dims);
+      }
       const done = new Set(applied.map((r) => r.version));
       for (const m of migrations) {
         if (done.has(m.version)) continue;
@@ -373,7 +380,12 @@ export async function migrationStatus(pool: pg.Pool, dir?: string): Promise<Migr
  * Start-up check: the schema is fully migrated by this build, and the stored embedding
  * dimension equals the configured one. Throws {@link SchemaMismatchError} with the way out.
  */
-export async function checkSchema(pool: pg.Pool, embeddingDimensions: number, dir?: string): Promise<void> {
+export async function checkSchema(
+  pool: pg.Pool,
+  embeddingDimensions: number,
+  dir?: string,
+  options: { allowDimensionChange?: boolean } = {},
+): Promise<void> {
   const known = loadMigrations(dir);
   const status = await migrationStatus(pool, dir);
   if (status.some((s) => s.state === 'edited' || s.state === 'unknown')) {
@@ -386,7 +398,7 @@ export async function checkSchema(pool: pg.Pool, embeddingDimensions: number, di
       `the database is missing ${pending.length} migration(s) (first: ${pending[0]!.version} ${pending[0]!.name}); run \`animus migrate\``,
     );
   }
-  await checkEmbeddingDimensions(pool, embeddingDimensions);
+  if (options.allowDimensionChange !== true) await checkEmbeddingDimensions(pool, embeddingDimensions);
 }
 
 /** Fails with both numbers and the way out when the stored dimension differs from config. */

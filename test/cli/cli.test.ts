@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnimusConfig } from '../../src/config/index.js';
 import { buildProgram, type CommandContext, runCli } from '../../src/cli/program.js';
 import { testConfig } from '../service/support.js';
+import { startOpenAIServer } from '../support/openai-server.js';
 
 class Capture extends Writable {
   text = '';
@@ -303,6 +304,36 @@ describe('memory commands', () => {
       'vector',
     ]);
     expect(hits.hits[0]?.memory.content).toContain('kiln');
+  });
+
+  it('after a change of embedding model and dimension, start-up refuses with the way out and reembed moves the database', async () => {
+    const server = await startOpenAIServer({ defaultDimensions: 8 });
+    const switched = {
+      EMBEDDING_PROVIDER: 'openai',
+      EMBEDDING_MODEL: 'tiny-embed',
+      EMBEDDING_DIMENSIONS: '8',
+      OPENAI_BASE_URL: server.url,
+      OPENAI_API_KEY: 'sk-test-not-a-real-key',
+    };
+    try {
+      const refused = await cli(['memory', 'search', 'kiln', '--mode', 'vector'], switched);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/stores 512-dimension embeddings but EMBEDDING_DIMENSIONS is 8/);
+      expect(refused.stderr).toMatch(/animus memory reembed/);
+      // Without --wait: nothing else can start on this database, so it runs in this process.
+      const moved = await cli(['--json', 'memory', 'reembed', '--batch-size', '3'], switched);
+      expect(moved.code, moved.stderr).toBe(0);
+      expect(JSON.parse(moved.stdout)).toMatchObject({ state: 'completed' });
+      expect(server.requests.some((r) => r.path.endsWith('/embeddings'))).toBe(true);
+      const hits = await cli(['--json', 'memory', 'search', 'kiln', '--mode', 'vector'], switched);
+      expect(hits.code, hits.stderr).toBe(0);
+      expect((JSON.parse(hits.stdout) as { hits: unknown[] }).hits.length).toBeGreaterThan(0);
+      // And back to the local model the same way.
+      const back = await cli(['--json', 'memory', 'reembed'], {});
+      expect(back.code, back.stderr).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 
   it('import of a missing path exits 66; reembed --dry-run shows the plan', async () => {

@@ -93,7 +93,7 @@ describe(`shipped migrations on a fresh ${testKind} database`, () => {
     expect(err).toBeInstanceOf(SchemaMismatchError);
     expect(err.message).toMatch(/stores 512-dimension embeddings but EMBEDDING_DIMENSIONS is 1536/);
     expect(err.message).toContain('set EMBEDDING_DIMENSIONS=512');
-    expect(err.message).toContain('or use a new database');
+    expect(err.message).toContain('animus memory reembed');
     expect(await tableExists(db.pool, 'later_table')).toBe(false);
     expect(await appliedVersions(db.pool)).toEqual(shippedVersions);
     const check = await rejection(checkSchema(db.pool, 1536));
