@@ -122,7 +122,7 @@ function runPeer(script: string, db: string): Promise<SystemResults & { node?: s
   });
 }
 
-/** Why animus misses a goal, as measured (see docs/benchmarks-queue.md for the analysis). */
+/** Why animus misses a goal, as measured (see README.md ("Queue benchmark") for the analysis). */
 const WHY: Partial<Record<RowName, string>> = {
   submit:
     'every submit is one commit (the item row and its pgmq message); the message is sent first and the ' +
@@ -149,7 +149,7 @@ const WHY: Partial<Record<RowName, string>> = {
 const TRACING_WHY =
   'each item costs a PRODUCER and a CONSUMER span with events (~1.3 KB of OTLP JSON each) and ' +
   'metric updates; a CPU profile puts OpenTelemetry at ~12% of the node process (JSON encoding ' +
-  '4.5%, span SDK 2.4%, metrics 2%), CPU taken from Postgres on 2 cores. See docs/benchmarks-queue.md.';
+  '4.5%, span SDK 2.4%, metrics 2%), CPU taken from Postgres on 2 cores. See README.md ("Queue benchmark").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
@@ -173,7 +173,7 @@ function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
         : row === 'latency'
           ? ` Raw pgmq here: p50 ${String(r.p50Ms)} ms, p99 ${String(r.p99Ms)} ms.`
           : ` Raw pgmq here: ${String(r.perSecond)}/s (animus at ${Math.round((Number(a.perSecond) / Number(r.perSecond)) * 100)}%).`;
-    notes[row] = `${WHY[row] ?? 'see docs/benchmarks-queue.md.'}${ratio}`;
+    notes[row] = `${WHY[row] ?? 'see README.md ("Queue benchmark").'}${ratio}`;
   }
   return notes;
 }

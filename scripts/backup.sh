@@ -5,7 +5,7 @@
 # Restore:  createdb animus_restored && pg_restore --no-owner -d <url of it> <dump>
 # Environment:
 #   DATABASE_URL         the database to dump (required; the embedded default cannot be
-#                        dumped while `animus serve` holds it — see docs/service.md)
+#                        dumped while `animus serve` holds it — see README.md ("animus as a service"))
 #   ANIMUS_BACKUP_DIR    where dumps go (default ~/.local/share/animus/backups)
 #   ANIMUS_BACKUP_KEEP   how many dumps to keep (default 7, at least 1)
 # Exit codes: 0 done; 64 bad settings; 69 pg_dump failed; 78 no DATABASE_URL.

@@ -182,6 +182,9 @@ export function renderReport(
     for (const [row, note] of noted) out.push(`- **${row}**: ${note}`);
     out.push('');
   }
-  out.push('Settings of every row and system are in queue.json; how to run: docs/benchmarks-queue.md.', '');
+  out.push(
+    'Settings of every row and system are in queue.json; how to run: README.md ("Queue benchmark").',
+    '',
+  );
   return out.join('\n');
 }

@@ -69,7 +69,7 @@ Exit codes:
   70  internal error                     75  serve: drain timed out, work returned to the queue
   78  invalid configuration or schema    130 interrupted
 
-Configuration comes from the environment (see docs/service.md); DATABASE_URL unset means
+Configuration comes from the environment (see README.md ("animus as a service")); DATABASE_URL unset means
 the embedded database in ANIMUS_DATA_DIR.`,
     );
 

@@ -91,7 +91,7 @@ export interface AnimusConfig {
 
 /**
  * Options an SDK user may pass; everything has a default (the same as the matching variable's,
- * see docs/configuration.md). Keys this type does not list are ignored.
+ * see README.md ("Configuration")). Keys this type does not list are ignored.
  */
 export interface AnimusOptions {
   /** Postgres URL; omit for the embedded database. */

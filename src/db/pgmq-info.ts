@@ -17,7 +17,7 @@ export interface PgmqInfo {
   readonly version: string;
   /**
    * True when the server offers the real pgmq extension but this database does not use it
-   * (compatible schema or nothing installed): the database could switch, see docs/pgmq.md.
+   * (compatible schema or nothing installed): the database could switch, see README.md ("pgmq in animus").
    */
   readonly extensionAvailable: boolean;
   /** One line for health output and `animus doctor`, e.g. `pgmq extension 1.11.0`. */
@@ -78,7 +78,7 @@ export function pgmqStartupNotice(info: PgmqInfo): string | undefined {
   if (info.flavour === 'compat' && info.extensionAvailable) {
     return (
       `pgmq: this database uses animus's compatible schema (pgmq API ${info.version}), ` +
-      'but the server now offers the pgmq extension; see docs/pgmq.md ("Switching to the extension") to move to it'
+      'but the server now offers the pgmq extension; see README.md ("Switching a database to the extension") to move to it'
     );
   }
   return undefined;

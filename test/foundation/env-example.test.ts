@@ -1,6 +1,6 @@
 // `.env.example` documents every variable configuration reads, each with a one-line
 // explanation, and the defaults it shows are the defaults configuration really uses;
-// docs/configuration.md lists every variable too.
+// README.md ("Configuration") lists every variable too.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, ENV_VARIABLES } from '../../src/config/index.js';
@@ -102,9 +102,9 @@ describe('.env.example', () => {
   });
 });
 
-describe('docs/configuration.md', () => {
+describe('README.md ("Configuration")', () => {
   it('has a table row for every variable', () => {
-    const doc = readFileSync(new URL('docs/configuration.md', root), 'utf8');
+    const doc = readFileSync(new URL('README.md', root), 'utf8');
     for (const name of ENV_VARIABLES) expect(doc, name).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
   });
 });
