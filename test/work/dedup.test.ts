@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkItems } from '../../src/work/work-items.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { counts, item } from './factory.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { counts, item, useWorkDatabase } from './factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  work = new WorkItems({ pool: db.pool });
-  await work.createQueue('work');
-});
-afterAll(async () => db?.close());
-beforeEach(async () => {
-  await db.pool.query('TRUNCATE work_items CASCADE');
-  await db.pool.query("SELECT pgmq.purge_queue('work')");
-});
+useWorkDatabase((d, w) => ((db = d), (work = w)));
 
 describe(`structural dedup (${testKind})`, () => {
   it('merges a submit into the active item of its key, keeping its own provenance and sending nothing', async () => {

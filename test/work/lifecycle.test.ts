@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError, NotFoundError } from '../../src/errors/index.js';
-import { WorkItems } from '../../src/work/work-items.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { counts, item } from './factory.js';
+import type { WorkItems } from '../../src/work/work-items.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { counts, item, useWorkDatabase } from './factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  work = new WorkItems({ pool: db.pool });
-  await work.createQueue('work');
-  await work.createQueue('other');
-});
-afterAll(async () => db?.close());
-beforeEach(async () => {
-  await db.pool.query('TRUNCATE work_items CASCADE');
-  await db.pool.query("SELECT pgmq.purge_queue('work'), pgmq.purge_queue('other')");
-});
+useWorkDatabase((d, w) => ((db = d), (work = w)), { queues: ['work', 'other'] });
 
 describe(`work lifecycle (${testKind})`, () => {
   it('submit → read → complete keeps provenance, outcome and archives the message', async () => {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backoffSeconds } from '../../src/work/backoff.js';
-import { WorkItems } from '../../src/work/work-items.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { counts, item } from './factory.js';
+import type { WorkItems } from '../../src/work/work-items.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { counts, item, useWorkDatabase } from './factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
@@ -16,16 +16,9 @@ async function hiddenFor(msgId: bigint): Promise<number> {
   return rows[0]!.s;
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  // A pinned "random" makes the jittered back-off exact: no sleeps, no flakiness.
-  work = new WorkItems({ pool: db.pool, backoff: { baseSeconds: 10, maxSeconds: 100, random: () => 1 } });
-  await work.createQueue('work');
-});
-afterAll(async () => db?.close());
-beforeEach(async () => {
-  await db.pool.query('TRUNCATE work_items CASCADE');
-  await db.pool.query("SELECT pgmq.purge_queue('work')");
+// A pinned "random" makes the jittered back-off exact: no sleeps, no flakiness.
+useWorkDatabase((d, w) => ((db = d), (work = w)), {
+  work: { backoff: { baseSeconds: 10, maxSeconds: 100, random: () => 1 } },
 });
 
 describe('back-off arithmetic', () => {

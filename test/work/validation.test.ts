@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors/index.js';
 import type { SubmitItem } from '../../src/work/types.js';
-import { WorkItems } from '../../src/work/work-items.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { counts, item } from './factory.js';
+import type { WorkItems } from '../../src/work/work-items.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { counts, item, useWorkDatabase } from './factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  work = new WorkItems({ pool: db.pool, maxParamsBytes: 1024 });
-  await work.createQueue('work');
-});
-afterAll(async () => db?.close());
+useWorkDatabase((d, w) => ((db = d), (work = w)), { work: { maxParamsBytes: 1024 }, reset: false });
 
 const cyclic: Record<string, unknown> = {};
 cyclic.self = cyclic;

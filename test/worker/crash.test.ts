@@ -1,19 +1,14 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkItems } from '../../src/work/work-items.js';
+import { describe, expect, it } from 'vitest';
+import type { WorkItems } from '../../src/work/work-items.js';
 import { Worker } from '../../src/worker/worker.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { item } from '../work/factory.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { item, useWorkDatabase } from '../work/factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  work = new WorkItems({ pool: db.pool });
-  await work.createQueue('work');
-});
-afterAll(async () => db?.close());
+useWorkDatabase((d, w) => ((db = d), (work = w)), { reset: false });
 
 describe(`crash safety (${testKind})`, () => {
   it('a worker process killed with SIGKILL mid-handler: its item is redelivered and completed once', async () => {

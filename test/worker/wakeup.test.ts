@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkItems } from '../../src/work/work-items.js';
+import { describe, expect, it } from 'vitest';
+import type { WorkItems } from '../../src/work/work-items.js';
 import { Worker } from '../../src/worker/worker.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { item } from '../work/factory.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { item, useWorkDatabase } from '../work/factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  work = new WorkItems({ pool: db.pool });
-  await work.createQueue('work');
-});
-afterAll(async () => db?.close());
+useWorkDatabase((d, w) => ((db = d), (work = w)), { reset: false });
 
 async function firstHandled(w: Worker, done: Promise<number>, submitAt: () => number): Promise<number> {
   await w.start();

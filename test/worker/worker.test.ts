@@ -1,10 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PermanentFailure } from '../../src/errors/index.js';
 import type { ClaimedItem } from '../../src/work/types.js';
-import { WorkItems } from '../../src/work/work-items.js';
+import type { WorkItems } from '../../src/work/work-items.js';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
-import { counts, item } from '../work/factory.js';
+import { type TestDatabase, testKind } from '../support/database.js';
+import { counts, item, useWorkDatabase } from '../work/factory.js';
 
 let db: TestDatabase;
 let work: WorkItems;
@@ -32,16 +32,7 @@ async function stateCounts(): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  work = new WorkItems({ pool: db.pool, backoff: { baseSeconds: 0, maxSeconds: 0 } });
-  await work.createQueue('work');
-});
-afterAll(async () => db?.close());
-beforeEach(async () => {
-  await db.pool.query('TRUNCATE work_items CASCADE');
-  await db.pool.query("SELECT pgmq.purge_queue('work')");
-});
+useWorkDatabase((d, w) => ((db = d), (work = w)), { work: { backoff: { baseSeconds: 0, maxSeconds: 0 } } });
 afterEach(async () => {
   // A test must not leak a running worker.
   const leaked = started.filter((w) => w.running);
