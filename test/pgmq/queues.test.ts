@@ -280,7 +280,9 @@ describe(`pgmq queues (${pgmqTarget})`, () => {
         extensionAvailable: true,
         description: 'animus compatible schema (pgmq API 1.11.0)',
       });
-      expect(notice).toMatch(/offers the pgmq extension.*README\.md \("Switching a database to the extension"\)/);
+      expect(notice).toMatch(
+        /offers the pgmq extension.*README\.md \("Switching a database to the extension"\)/,
+      );
     });
 
     it('reports a database without pgmq as missing', async () => {
