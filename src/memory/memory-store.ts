@@ -233,18 +233,23 @@ export class MemoryStore {
       'search_memory',
       { 'animus.memory.search': 'keyword', 'animus.memory.limit': limit, 'animus.memory.query': query },
       async () => {
-        const rows = await this.#searchQuery<MemoryRow & { score: number }>(
-          SQL.TEXT_SEARCH,
-          [
-            ...filterParams(filters),
-            query,
-            limit,
-            this.#normalization,
-            this.#maxTermFrequency,
-            this.#minTerms,
-          ],
-          options.tx,
-        );
+        const run = (maxTermFrequency: number) =>
+          this.#searchQuery<MemoryRow & { score: number }>(
+            SQL.TEXT_SEARCH,
+            [...filterParams(filters), query, limit, this.#normalization, maxTermFrequency, this.#minTerms],
+            options.tx,
+          );
+        const rows = await run(this.#maxTermFrequency);
+        // The bounded candidate set (rows holding the rarer lexemes) can hold fewer than `limit`
+        // rows while more rows match some query word. Keep its ranking on top and fill up from
+        // the ranking of every match, so OR semantics still give `limit` hits when that many exist.
+        if (rows.length < limit && this.#maxTermFrequency < 1) {
+          const seen = new Set(rows.map((r) => r.id));
+          for (const r of await run(1)) {
+            if (rows.length >= limit) break;
+            if (!seen.has(r.id)) rows.push(r);
+          }
+        }
         return rows.map((r) => ({ memory: toMemory(r), score: r.score }));
       },
     );

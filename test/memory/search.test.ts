@@ -212,8 +212,13 @@ describe(`search (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'embedded'
       dimensions: DIMS,
       keywordMinTerms: 1,
     });
+    // The bounded set alone holds one row; asking for 10 still gives 10: that row first, then
+    // the best of every other match.
+    const one = await boundedStore.textSearch('memory number 1234', { limit: 1 });
+    expect(one.map((h) => h.memory.content)).toEqual(['memory number 1234']);
     const bounded = await boundedStore.textSearch('memory number 1234', { limit: 10 });
-    expect(bounded.map((h) => h.memory.content)).toEqual(['memory number 1234']);
+    expect(bounded).toHaveLength(10);
+    expect(bounded[0]!.memory.content).toBe('memory number 1234');
     const exhaustive = new MemoryStore({
       pool: db.pool,
       embeddings: new FakeEmbeddings(DIMS),
