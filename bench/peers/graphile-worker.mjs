@@ -10,7 +10,7 @@ import process from 'node:process';
 import { URL } from 'node:url';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import pg from 'pg';
-import { DEFAULTS, runAll } from './rows.mjs';
+import { DEFAULTS, runAll, sqlBookkeeping } from './rows.mjs';
 
 const url = process.env.PEER_DATABASE_URL;
 if (!url) throw new Error('PEER_DATABASE_URL: set it to the scratch database for graphile-worker');
@@ -55,17 +55,7 @@ const system = {
   async submitMany(queue, items) {
     await utils.addJobs(items.map((i) => ({ identifier: queue, payload: { i } })));
   },
-  async stored(queue) {
-    const { rows } = await pool.query(STORED, [queue]);
-    return rows.map((r) => r.i);
-  },
-  async discard(queue) {
-    await pool.query(DISCARD, [queue]);
-  },
-  async unsettled(queue) {
-    const { rows } = await pool.query(UNSETTLED, [queue]);
-    return rows[0].n;
-  },
+  ...sqlBookkeeping(pool, { stored: STORED, discard: DISCARD, unsettled: UNSETTLED }),
   async startWorker(queue, mode, onStart) {
     const settings = SETTINGS[mode];
     const runner = await run({

@@ -56,3 +56,9 @@ export function runAll(
   cfg: RowConfig,
   log?: (line: string) => void,
 ): Promise<Record<RowName, RowResult>>;
+
+/** `stored`, `discard` and `unsettled` from three statements taking the queue name as $1. */
+export function sqlBookkeeping(
+  pool: { query(sql: string, params: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> },
+  sql: { stored: string; discard: string; unsettled: string },
+): Pick<QueueSystem, 'stored' | 'discard'> & { unsettled(queue: string): Promise<number> };

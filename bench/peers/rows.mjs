@@ -239,6 +239,26 @@ async function settled(sys, queue) {
 const unsettledAtEnd = (u) => (typeof u === 'object' ? u.final : (u ?? 0));
 
 /** The rows, in run order. */
+/**
+ * The bookkeeping reads every SQL-backed system shares: `stored`, `discard` and `unsettled`
+ * from three statements that each take the queue name as $1.
+ */
+export function sqlBookkeeping(pool, sql) {
+  return {
+    async stored(queue) {
+      const { rows } = await pool.query(sql.stored, [queue]);
+      return rows.map((r) => r.i);
+    },
+    async discard(queue) {
+      await pool.query(sql.discard, [queue]);
+    },
+    async unsettled(queue) {
+      const { rows } = await pool.query(sql.unsettled, [queue]);
+      return rows[0].n;
+    },
+  };
+}
+
 export const ROWS = ['submit', 'submitBatch', 'processSingle', 'processBatched', 'latency'];
 
 /** Runs one row on a fresh queue named `queue`. */

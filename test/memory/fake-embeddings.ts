@@ -36,17 +36,8 @@ export class FakeEmbeddings extends Embeddings {
   }
 }
 
-/** A seeded pseudo-random generator (mulberry32), so data sets are the same every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the benchmarks use, so test data sets are the same every run. */
+export { seeded } from '../../bench/lib/stats.js';
 
 /** A random unit vector. */
 export function randomUnit(rand: () => number, dims: number): number[] {
