@@ -10,7 +10,9 @@ import { defaultFusion } from './fusion.js';
 import { storeEntries } from './bulk-store.js';
 import { contentHash, filterParams, type MemoryRow, toMemory } from './rows.js';
 import * as SQL from './sql.js';
+import type { KeywordRanking } from './sql.js';
 import type {
+  Bm25Parameters,
   FusionWeights,
   HybridHit,
   HybridSearchOptions,
@@ -27,6 +29,7 @@ import type {
   WriteOptions,
 } from './types.js';
 import {
+  checkBm25,
   checkContent,
   checkEntries,
   checkFilters,
@@ -38,6 +41,11 @@ import {
   MAX_LIMIT,
 } from './validate.js';
 
+/** BM25 defaults: Robertson's k1 = 1.2 and b = 0.75, as in Lucene and most BM25 systems. */
+export const DEFAULT_BM25: Bm25Parameters = { k1: 1.2, b: 0.75 };
+/** Default keyword candidate budget (see `MemoryStoreOptions.keywordCandidates`). */
+export const DEFAULT_KEYWORD_CANDIDATES = 500;
+
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   pool: pg.Pool;
@@ -48,15 +56,18 @@ export interface MemoryStoreOptions {
   telemetry?: MemoryTelemetry;
   /** HNSW candidate list size per search (`hnsw.ef_search`). Default 100. */
   efSearch?: number;
-  /** ts_rank normalisation bits for keyword ranking. Default 1 (divide by 1 + log length). */
+  /** How keyword hits are scored. Default `bm25`; `ts_rank` is Postgres's own ranking. */
+  keywordRanking?: KeywordRanking;
+  /** BM25 parameters. Default k1 1.2, b 0.75. */
+  bm25?: Partial<Bm25Parameters>;
+  /** ts_rank normalisation bits (`keywordRanking: 'ts_rank'` only). Default 1 (divide by 1 + log length). */
   rankNormalization?: number;
   /**
-   * Keyword candidates come only from lexemes in at most this fraction of memories (per
-   * ANALYZE statistics), plus the `keywordMinTerms` rarest; 1 = every lexeme. Default 0.01.
+   * Keyword candidate budget: candidates are the memories holding the query's rarest lexeme,
+   * then the next rarest while the lexemes' document frequencies add up to at most this;
+   * `null` ranks every memory holding any query lexeme (exhaustive). Default 500.
    */
-  keywordMaxTermFrequency?: number;
-  /** Rarest query lexemes always used to select keyword candidates. Default 2. */
-  keywordMinTerms?: number;
+  keywordCandidates?: number | null;
   /** Hybrid fusion weights; default `defaultFusion(embeddings)`. */
   fusion?: FusionWeights;
   /** Rows per INSERT statement of a bulk store. Default 1000. */
@@ -73,8 +84,9 @@ export class MemoryStore {
   readonly #efSearch: number;
   readonly #normalization: number;
   readonly #insertChunk: number;
-  readonly #maxTermFrequency: number;
-  readonly #minTerms: number;
+  readonly #ranking: KeywordRanking;
+  readonly #bm25: Bm25Parameters;
+  readonly #budget: number | null;
   /** Pooled clients whose session already carries the search settings. */
   readonly #prepared = new WeakSet<object>();
 
@@ -90,8 +102,17 @@ export class MemoryStore {
     this.#efSearch = options.efSearch ?? 100;
     this.#normalization = options.rankNormalization ?? 1;
     this.#insertChunk = options.insertChunk ?? 1000;
-    this.#maxTermFrequency = options.keywordMaxTermFrequency ?? 0.01;
-    this.#minTerms = options.keywordMinTerms ?? 2;
+    this.#ranking = options.keywordRanking ?? 'bm25';
+    this.#bm25 = checkBm25({ ...DEFAULT_BM25, ...options.bm25 });
+    const budget =
+      options.keywordCandidates === undefined ? DEFAULT_KEYWORD_CANDIDATES : options.keywordCandidates;
+    if (budget !== null && (!Number.isInteger(budget) || budget < 1)) {
+      throw new ValidationError(
+        'keywordCandidates',
+        `must be a whole number ≥ 1 or null, got ${String(budget)}`,
+      );
+    }
+    this.#budget = budget;
   }
 
   #span<T>(
@@ -138,6 +159,11 @@ export class MemoryStore {
         cause: err,
       });
     }
+  }
+
+  /** The keyword ranking's parameters, in SQL order: k1, b (BM25) or the normalisation bits. */
+  #rankingParams(): number[] {
+    return this.#ranking === 'bm25' ? [this.#bm25.k1, this.#bm25.b] : [this.#normalization];
   }
 
   #provider(): string {
@@ -233,19 +259,19 @@ export class MemoryStore {
       'search_memory',
       { 'animus.memory.search': 'keyword', 'animus.memory.limit': limit, 'animus.memory.query': query },
       async () => {
-        const run = (maxTermFrequency: number) =>
+        const run = (budget: number | null) =>
           this.#searchQuery<MemoryRow & { score: number }>(
-            SQL.TEXT_SEARCH,
-            [...filterParams(filters), query, limit, this.#normalization, maxTermFrequency, this.#minTerms],
+            SQL.textSearch(this.#ranking),
+            [...filterParams(filters), query, limit, budget, ...this.#rankingParams()],
             options.tx,
           );
-        const rows = await run(this.#maxTermFrequency);
+        const rows = await run(this.#budget);
         // The bounded candidate set (rows holding the rarer lexemes) can hold fewer than `limit`
         // rows while more rows match some query word. Keep its ranking on top and fill up from
         // the ranking of every match, so OR semantics still give `limit` hits when that many exist.
-        if (rows.length < limit && this.#maxTermFrequency < 1) {
+        if (rows.length < limit && this.#budget !== null) {
           const seen = new Set(rows.map((r) => r.id));
-          for (const r of await run(1)) {
+          for (const r of await run(null)) {
             if (rows.length >= limit) break;
             if (!seen.has(r.id)) rows.push(r);
           }
@@ -296,7 +322,7 @@ export class MemoryStore {
           keyword_score: number | null;
         };
         const rows = await this.#searchQuery<Row>(
-          SQL.HYBRID_SEARCH,
+          SQL.hybridSearch(this.#ranking),
           [
             ...filterParams(filters),
             pgvector.toSql(v),
@@ -306,9 +332,8 @@ export class MemoryStore {
             fusion.vector,
             fusion.keyword,
             fusion.k,
-            this.#normalization,
-            this.#maxTermFrequency,
-            this.#minTerms,
+            this.#budget,
+            ...this.#rankingParams(),
           ],
           options.tx,
         );

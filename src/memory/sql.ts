@@ -38,24 +38,73 @@ WHERE ${FILTERS}
 ORDER BY (m.embedding <=> $6::vector) + 0, m.id
 LIMIT $7`;
 
+/** How keyword hits are scored: BM25 (default) or Postgres's ts_rank. */
+export type KeywordRanking = 'bm25' | 'ts_rank';
+
 /**
- * Keyword search: rows holding one of the query's rarer lexemes (bounded candidate set),
- * ranked by ts_rank over all of its lexemes OR-ed. $6 text, $7 limit, $8 normalisation,
- * $9 largest document frequency of a candidate-selecting lexeme, $10 rarest lexemes always used.
+ * The keyword side as CTEs `terms`, `q` and `keyword` (id, score): the query's lexemes with
+ * their BM25 weights from the write-maintained statistics (`animus_bm25_terms`), the candidate
+ * rows (those holding a selecting lexeme, found through the GIN index) and their scores over
+ * every query lexeme. Parameters: text, candidate budget (NULL = every matching row), then
+ * k1 and b (BM25) or the normalisation bits (ts_rank).
+ *
+ * BM25: Σ idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · dl / avgdl)), where tf is the number
+ * of positions of the lexeme in the memory's tsvector (found by marking the query's lexemes
+ * with weight A and keeping only those), dl = length(tsv) (distinct lexemes) and avgdl its
+ * corpus mean.
  */
-export const TEXT_SEARCH = `SELECT ${COLUMNS}, ts_rank(m.tsv, q.tsq, $8::int) AS score
-FROM memories m, animus_or_tsquery($6::text) AS q(tsq), animus_rare_tsquery($6::text, $9::float8, $10::int) AS r(tsq)
-WHERE m.tsv @@ r.tsq AND ${FILTERS}
-ORDER BY score DESC, m.id
-LIMIT $7`;
+function keywordCtes(
+  ranking: KeywordRanking,
+  p: { text: string; budget: string; a: string; b?: string },
+): string {
+  const score =
+    ranking === 'bm25'
+      ? `sum(t.idf * u.tf * (${p.a}::float8 + 1)
+        / (u.tf + ${p.a}::float8 * (1 - ${p.b}::float8 + ${p.b}::float8 * length(m.tsv) / q.avgdl)))`
+      : `ts_rank(m.tsv, q.every, ${p.a}::int)`;
+  const from =
+    ranking === 'bm25'
+      ? `memories m CROSS JOIN q
+    CROSS JOIN LATERAL (
+      SELECT f.lexeme, coalesce(array_length(f.positions, 1), 1)::float8 AS tf
+      FROM unnest(ts_filter(setweight(m.tsv, 'A', q.lexemes), '{a}')) AS f) AS u
+    JOIN terms t ON t.lexeme = u.lexeme`
+      : 'memories m CROSS JOIN q';
+  return `terms AS MATERIALIZED (SELECT * FROM animus_bm25_terms(${p.text}::text, ${p.budget}::bigint)),
+q AS MATERIALIZED (
+  SELECT array_agg(lexeme) AS lexemes,
+    animus_lexemes_tsquery(array_agg(lexeme)) AS every,
+    animus_lexemes_tsquery(array_agg(lexeme) FILTER (WHERE selects)) AS selecting,
+    animus_bm25_avgdl() AS avgdl
+  FROM terms),
+keyword AS (
+  SELECT m.id, ${score} AS score
+  FROM ${from}
+  WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
+  ${ranking === 'bm25' ? 'GROUP BY m.id' : ''})`;
+}
+
+/**
+ * Keyword search: rows holding the query's selecting lexemes (the bounded candidate set, or
+ * every match), ranked over all of its lexemes OR-ed. $6 text, $7 limit, $8 candidate budget,
+ * $9/$10 k1 and b (BM25) or $9 normalisation (ts_rank).
+ */
+export function textSearch(ranking: KeywordRanking): string {
+  return `WITH ${keywordCtes(ranking, { text: '$6', budget: '$8', a: '$9', b: '$10' })},
+top AS (SELECT id, score FROM keyword ORDER BY score DESC, id LIMIT $7)
+SELECT ${COLUMNS}, top.score
+FROM top JOIN memories m ON m.id = top.id
+ORDER BY top.score DESC, m.id`;
+}
 
 /**
  * Hybrid search in one statement: `candidates` from each side, fused by weighted reciprocal
  * rank, score = wv / (k + vector_rank) + wk / (k + keyword_rank), a missing side adding 0.
- * $6 vector, $7 text, $8 candidates, $9 limit, $10 wv, $11 wk, $12 k, $13 ts_rank normalisation,
- * $14 / $15 the keyword candidate bound as in TEXT_SEARCH.
+ * $6 vector, $7 text, $8 candidates, $9 limit, $10 wv, $11 wk, $12 k, $13 keyword candidate
+ * budget, $14/$15 k1 and b (BM25) or $14 normalisation (ts_rank).
  */
-export const HYBRID_SEARCH = `WITH dense AS MATERIALIZED (
+export function hybridSearch(ranking: KeywordRanking): string {
+  return `WITH dense AS MATERIALIZED (
   SELECT m.id, m.embedding <=> $6::vector AS distance
   FROM memories m
   WHERE ${FILTERS}
@@ -63,12 +112,8 @@ export const HYBRID_SEARCH = `WITH dense AS MATERIALIZED (
   LIMIT $8),
 dense_ranked AS (
   SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM dense),
-sparse AS MATERIALIZED (
-  SELECT m.id, ts_rank(m.tsv, q.tsq, $13::int) AS score
-  FROM memories m, animus_or_tsquery($7::text) AS q(tsq), animus_rare_tsquery($7::text, $14::float8, $15::int) AS r(tsq)
-  WHERE m.tsv @@ r.tsq AND ${FILTERS}
-  ORDER BY score DESC, m.id
-  LIMIT $8),
+${keywordCtes(ranking, { text: '$7', budget: '$13', a: '$14', b: '$15' })},
+sparse AS MATERIALIZED (SELECT id, score FROM keyword ORDER BY score DESC, id LIMIT $8),
 sparse_ranked AS (
   SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM sparse),
 fused AS (
@@ -82,6 +127,13 @@ fused AS (
 SELECT ${COLUMNS}, f.fused_score, f.vector_rank, f.vector_score, f.keyword_rank, f.keyword_score
 FROM fused f JOIN memories m ON m.id = f.id
 ORDER BY f.fused_score DESC, m.id`;
+}
+
+/** The BM25 statistics summed over slots (for health and tests). */
+export const BM25_STATS = `SELECT
+  (SELECT coalesce(sum(documents), 0) FROM memory_corpus_stats)::bigint AS documents,
+  (SELECT coalesce(sum(lexemes), 0) FROM memory_corpus_stats)::bigint AS lexemes,
+  (SELECT count(*) FROM (SELECT 1 FROM memory_lexeme_stats GROUP BY lexeme HAVING sum(documents) <> 0) x)::bigint AS distinct_lexemes`;
 
 /** Count of memories matching the filters. */
 export const COUNT = `SELECT count(*)::bigint AS n FROM memories m WHERE ${FILTERS}`;

@@ -75,8 +75,14 @@ export interface VectorHit {
 /** A keyword search hit. */
 export interface KeywordHit {
   readonly memory: Memory;
-  /** Keyword relevance (ts_rank, length-normalised); only comparable within one query. */
+  /** Keyword relevance (BM25, or ts_rank when so configured); only comparable within one query. */
   readonly score: number;
+}
+
+/** BM25's parameters: term-frequency saturation k1 (≥ 0) and length normalisation b (0..1). */
+export interface Bm25Parameters {
+  k1: number;
+  b: number;
 }
 
 /** Weights of weighted reciprocal-rank fusion: score = Σ weight / (k + rank). */

@@ -2,7 +2,7 @@
 // written, and every failure is a ValidationError naming the field (e.g. `entries[3].content`).
 // Values reach SQL only as parameters; nothing here is ever interpolated.
 import { ValidationError } from '../errors/index.js';
-import type { MemoryEntry, MemoryFilters, MemoryPatch } from './types.js';
+import type { Bm25Parameters, MemoryEntry, MemoryFilters, MemoryPatch } from './types.js';
 
 /** Largest accepted content, in characters. */
 export const MAX_CONTENT_CHARS = 200_000;
@@ -242,4 +242,15 @@ export function checkFilters(filters: unknown): CheckedFilters {
 /** Whether any filter is set. */
 export function hasFilters(f: CheckedFilters): boolean {
   return Object.values(f).some((v) => v !== undefined);
+}
+
+/** BM25 parameters: k1 a finite number ≥ 0, b from 0 to 1. */
+export function checkBm25(p: Bm25Parameters): Bm25Parameters {
+  if (typeof p.k1 !== 'number' || !Number.isFinite(p.k1) || p.k1 < 0) {
+    throw new ValidationError('bm25.k1', `must be a finite number ≥ 0, got ${String(p.k1)}`);
+  }
+  if (typeof p.b !== 'number' || !Number.isFinite(p.b) || p.b < 0 || p.b > 1) {
+    throw new ValidationError('bm25.b', `must be a number from 0 to 1, got ${String(p.b)}`);
+  }
+  return { k1: p.k1, b: p.b };
 }

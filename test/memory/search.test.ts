@@ -195,22 +195,30 @@ describe(`search (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'embedded'
     expect(hits).toHaveLength(5);
     expect(hits[0]!.keywordRank).not.toBeNull();
   });
-  it('bounds keyword candidates to rows holding the rarer query lexemes (after ANALYZE)', async () => {
-    await db.pool.query('ANALYZE memories');
-    // 'memori' and 'number' are in every row; '1234' and 'zebra' are not in the statistics.
-    const { rows } = await db.pool.query<{ q: string }>(
-      "SELECT animus_rare_tsquery('memory number 1234 zebra', 0.02, 1)::text AS q",
+  it('bounds keyword candidates to rows holding the rarest query lexemes, filling up to limit', async () => {
+    // 'memori' and 'number' are in every row; '1234' in one; 'zebra' in none.
+    const { rows: terms } = await db.pool.query<{ lexeme: string; df: string; selects: boolean }>(
+      "SELECT lexeme, df, selects FROM animus_bm25_terms('memory number 1234 zebra', 10)",
     );
-    expect(rows[0]!.q.split(' | ').sort()).toEqual(["'1234'", "'zebra'"]);
-    const { rows: all } = await db.pool.query<{ q: string }>(
-      "SELECT animus_rare_tsquery('memory number', 0.02, 1)::text AS q",
+    expect(terms.map((t) => [t.lexeme, Number(t.df), t.selects])).toEqual([
+      ['1234', 1, true],
+      ['memori', N, false],
+      ['number', N, false],
+    ]);
+    const { rows: all } = await db.pool.query<{ lexeme: string; selects: boolean }>(
+      "SELECT lexeme, selects FROM animus_bm25_terms('memory number', 10)",
     );
-    expect(all[0]!.q.split(' | ')).toHaveLength(1); // the rarest lexeme, whatever its frequency
+    // The rarest lexeme always selects, whatever its frequency; NULL budget: every lexeme.
+    expect(all.filter((t) => t.selects)).toHaveLength(1);
+    const { rows: every } = await db.pool.query<{ selects: boolean }>(
+      "SELECT selects FROM animus_bm25_terms('memory number', NULL)",
+    );
+    expect(every.map((t) => t.selects)).toEqual([true, true]);
     const boundedStore = new MemoryStore({
       pool: db.pool,
       embeddings: new FakeEmbeddings(DIMS),
       dimensions: DIMS,
-      keywordMinTerms: 1,
+      keywordCandidates: 10,
     });
     // The bounded set alone holds one row; asking for 10 still gives 10: that row first, then
     // the best of every other match.
@@ -223,10 +231,11 @@ describe(`search (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'embedded'
       pool: db.pool,
       embeddings: new FakeEmbeddings(DIMS),
       dimensions: DIMS,
-      keywordMaxTermFrequency: 1,
+      keywordCandidates: null,
     });
     const hits = await exhaustive.textSearch('memory number 1234', { limit: 10 });
     expect(hits).toHaveLength(10);
     expect(hits[0]!.memory.content).toBe('memory number 1234');
+    expect(hits.map((h) => h.score)).toEqual(bounded.map((h) => h.score));
   });
 });
