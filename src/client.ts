@@ -123,6 +123,8 @@ export class Animus {
         pool: db.pool,
         embeddings,
         dimensions: this.config.embedding.dimensions,
+        bm25: { k1: this.config.search.bm25K1, b: this.config.search.bm25B },
+        keywordCandidates: this.config.search.keywordCandidates,
         ...(telemetryOn ? { telemetry: createMemoryTelemetry() } : {}),
       });
       this.#db = db;

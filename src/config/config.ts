@@ -67,6 +67,14 @@ export interface AnimusConfig {
   };
   /** Log verbosity. Default `info`. */
   readonly logLevel: LogLevel;
+  readonly search: {
+    /** BM25 term-frequency saturation. Default 1.2. */
+    readonly bm25K1: number;
+    /** BM25 length normalisation, 0..1. Default 0.75. */
+    readonly bm25B: number;
+    /** Keyword candidate budget (see README, "How search works"); `null` = rank every match. Default 500. */
+    readonly keywordCandidates: number | null;
+  };
   readonly http: {
     /** Listen address of the HTTP API. Default `127.0.0.1`. */
     readonly host: string;
@@ -108,6 +116,7 @@ export interface AnimusOptions {
   anthropicApiKey?: string;
   telemetry?: { otlpEndpoint?: string; captureContent?: boolean; serviceName?: string };
   logLevel?: LogLevel;
+  search?: { bm25K1?: number; bm25B?: number; keywordCandidates?: number | 'all' };
   http?: { host?: string; port?: number; apiToken?: string; bodyLimitBytes?: number };
   work?: {
     queues?: string[];
@@ -194,6 +203,11 @@ function optionsFromEnv(e: ParsedEnv, env: Record<string, string | undefined>): 
       serviceName: e.OTEL_SERVICE_NAME,
     },
     logLevel: e.LOG_LEVEL,
+    search: {
+      bm25K1: e.ANIMUS_BM25_K1,
+      bm25B: e.ANIMUS_BM25_B,
+      keywordCandidates: e.ANIMUS_KEYWORD_CANDIDATES,
+    },
     http: {
       host: e.ANIMUS_HTTP_HOST,
       port: e.ANIMUS_HTTP_PORT,
@@ -233,6 +247,11 @@ function resolve(input: unknown, naming: Naming): AnimusConfig {
       serviceName: o.telemetry.serviceName,
     },
     logLevel: o.logLevel,
+    search: {
+      bm25K1: o.search.bm25K1,
+      bm25B: o.search.bm25B,
+      keywordCandidates: o.search.keywordCandidates === 'all' ? null : o.search.keywordCandidates,
+    },
     http: {
       host: o.http.host,
       port: o.http.port,

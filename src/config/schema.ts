@@ -59,6 +59,14 @@ export const FIELDS: Readonly<Record<string, FieldSpec>> = Object.fromEntries(
         'false',
       ],
       ['LOG_LEVEL', 'logLevel', `one of ${LOG_LEVELS.join(', ')}`, 'info'],
+      ['ANIMUS_BM25_K1', 'search.bm25K1', 'a number from 0 to 10', '1.2'],
+      ['ANIMUS_BM25_B', 'search.bm25B', 'a number from 0 to 1', '0.75'],
+      [
+        'ANIMUS_KEYWORD_CANDIDATES',
+        'search.keywordCandidates',
+        "a whole number from 1 to 100000000, or 'all'",
+        '500',
+      ],
       ['ANIMUS_HTTP_HOST', 'http.host', 'a host name or IP address', '127.0.0.1'],
       ['ANIMUS_HTTP_PORT', 'http.port', 'a whole number from 0 to 65535', '8080'],
       ['ANIMUS_HTTP_BODY_LIMIT', 'http.bodyLimitBytes', 'a whole number from 1024 to 1073741824', '1048576'],
@@ -169,6 +177,13 @@ export const optionsSchema = z
       })
       .prefault({}),
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    search: z
+      .object({
+        bm25K1: z.number().min(0).max(10).default(1.2),
+        bm25B: z.number().min(0).max(1).default(0.75),
+        keywordCandidates: z.union([int(1, 100_000_000), z.literal('all')]).default(500),
+      })
+      .prefault({}),
     http: z
       .object({
         host: text.default('127.0.0.1'),
@@ -234,6 +249,13 @@ const envInt = envText.pipe(
     .transform(Number)
     .optional(),
 );
+const envNumber = envText.pipe(
+  z
+    .string()
+    .regex(/^-?(\d+\.?\d*|\.\d+)$/)
+    .transform(Number)
+    .optional(),
+);
 const TRUE: readonly string[] = ['1', 'true', 'yes', 'on'];
 const FALSE: readonly string[] = ['0', 'false', 'no', 'off'];
 const envBool = envText.pipe(
@@ -268,6 +290,11 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: envText,
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: envBool,
   LOG_LEVEL: envText.transform((v) => v?.toLowerCase()),
+  ANIMUS_BM25_K1: envNumber,
+  ANIMUS_BM25_B: envNumber,
+  ANIMUS_KEYWORD_CANDIDATES: envText.pipe(
+    z.union([z.literal('all'), z.string().regex(/^\d+$/).transform(Number)]).optional(),
+  ),
   ANIMUS_HTTP_HOST: envText,
   ANIMUS_HTTP_PORT: envInt,
   ANIMUS_HTTP_BODY_LIMIT: envInt,

@@ -28,6 +28,7 @@ describe('configFromEnv: valid input', () => {
     });
     expect(c.telemetry).toEqual({ otlpEndpoint: undefined, captureContent: false, serviceName: 'animus' });
     expect(c.logLevel).toBe('info');
+    expect(c.search).toEqual({ bm25K1: 1.2, bm25B: 0.75, keywordCandidates: 500 });
     expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 1048576 });
     expect(c.http.apiToken).toBeUndefined();
     expect(c.work).toEqual({
@@ -60,6 +61,9 @@ describe('configFromEnv: valid input', () => {
       OTEL_SERVICE_NAME: 'animus-prod',
       OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'YES',
       LOG_LEVEL: 'DEBUG',
+      ANIMUS_BM25_K1: '0.9',
+      ANIMUS_BM25_B: '.4',
+      ANIMUS_KEYWORD_CANDIDATES: '2000',
       ANIMUS_HTTP_HOST: '0.0.0.0',
       ANIMUS_HTTP_PORT: '9000',
       ANIMUS_HTTP_BODY_LIMIT: '2048',
@@ -83,6 +87,8 @@ describe('configFromEnv: valid input', () => {
       serviceName: 'animus-prod',
     });
     expect(c.logLevel).toBe('debug');
+    expect(c.search).toEqual({ bm25K1: 0.9, bm25B: 0.4, keywordCandidates: 2000 });
+    expect(configFromEnv({ ANIMUS_KEYWORD_CANDIDATES: 'all' }).search.keywordCandidates).toBeNull();
     expect(c.http).toMatchObject({ host: '0.0.0.0', port: 9000, bodyLimitBytes: 2048 });
     expect(c.http.apiToken?.reveal()).toBe('0123456789abcdef0123');
     expect(c.work).toEqual({
@@ -144,6 +150,15 @@ describe('configFromEnv: missing and malformed values', () => {
       /expected true or false, got 'maybe'/,
     ],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, /one of debug, info, warn, error, silent, got 'verbose'/],
+    ['ANIMUS_BM25_K1', { ANIMUS_BM25_K1: 'high' }, /number from 0 to 10, got 'high'/],
+    ['ANIMUS_BM25_K1', { ANIMUS_BM25_K1: '-1' }, /number from 0 to 10, got -1/],
+    ['ANIMUS_BM25_B', { ANIMUS_BM25_B: '1.5' }, /number from 0 to 1, got 1.5/],
+    [
+      'ANIMUS_KEYWORD_CANDIDATES',
+      { ANIMUS_KEYWORD_CANDIDATES: '0' },
+      /whole number from 1 .* or 'all', got 0/,
+    ],
+    ['ANIMUS_KEYWORD_CANDIDATES', { ANIMUS_KEYWORD_CANDIDATES: 'every' }, /or 'all', got 'every'/],
     ['ANIMUS_HTTP_PORT', { ANIMUS_HTTP_PORT: '70000' }, /from 0 to 65535/],
     ['ANIMUS_HTTP_BODY_LIMIT', { ANIMUS_HTTP_BODY_LIMIT: '1' }, /from 1024/],
     [
