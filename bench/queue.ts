@@ -7,7 +7,10 @@
 //   npm run bench:queue   (ANIMUS_BENCH_SERVER, default postgres://postgres@127.0.0.1:5432;
 //                          ANIMUS_BENCH_ONLY=animus,pgmq,pg-boss,graphile-worker,tracing;
 //                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results;
-//                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json)
+//                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json;
+//                          ANIMUS_BENCH_ONLY=tracing replaces only the tracing part of queue.json;
+//                          ANIMUS_BENCH_TRACING_ROUNDS=4 off/on rounds per tracing row;
+//                          ANIMUS_BENCH_OTLP_PROTOCOL=http/json|http/protobuf, default animus's)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -38,7 +41,9 @@ function ensurePeers(): void {
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEERS, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm ci in bench/peers failed');
 }
-const TRACING_ROUNDS = 2;
+const TRACING_ROUNDS = Math.max(1, Number(process.env.ANIMUS_BENCH_TRACING_ROUNDS) || 4);
+/** Only the tracing rows: the other systems' results in queue.json are kept as they are. */
+const TRACING_ONLY = ONLY.size === 1 && ONLY.has('tracing');
 
 const CFG: RowConfig = QUICK
   ? {
@@ -201,6 +206,22 @@ function renderOnly(): void {
   writeFileSync(join(here, 'results', 'queue.md'), renderReport(meta, systems, tracing, notes));
 }
 
+/** ANIMUS_BENCH_ONLY=tracing: the new tracing rows go into the saved results (unless quick). */
+function writeTracingOnly(tracing: TracingResult | undefined, tracingError: string | undefined): void {
+  const file = join(here, 'results', 'queue.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
+    systems: SystemResults[];
+    tracing?: TracingResult;
+  };
+  const { systems, tracing: _old, notes: _notes, ...meta } = saved;
+  const notes = allNotes(systems, tracing);
+  const markdown = renderReport({ ...meta, tracingError }, systems, tracing, notes);
+  process.stdout.write(markdown);
+  if (QUICK) return;
+  writeFileSync(file, `${JSON.stringify({ ...meta, tracingError, systems, tracing, notes }, null, 2)}\n`);
+  writeFileSync(join(here, 'results', 'queue.md'), markdown);
+}
+
 async function main(): Promise<void> {
   if (process.env.ANIMUS_BENCH_RENDER === '1') return renderOnly();
   const code = codeVersion();
@@ -248,7 +269,14 @@ async function main(): Promise<void> {
       if (ONLY.has('graphile-worker')) systems.push(await runPeer('graphile-worker.mjs', DB.graphile));
       if (ONLY.has('tracing')) {
         try {
-          tracing = await runTracingRows({ on: tracingOn, off: tracingOff }, CFG, TRACING_ROUNDS, log);
+          tracing = await runTracingRows({ on: tracingOn, off: tracingOff }, CFG, {
+            rounds: TRACING_ROUNDS,
+            ...(process.env.ANIMUS_BENCH_OTLP_PROTOCOL
+              ? { protocol: process.env.ANIMUS_BENCH_OTLP_PROTOCOL }
+              : {}),
+            commit: code.commit,
+            log,
+          });
         } catch (err) {
           tracingError = (err as Error).message;
           log(`tracing rows failed: ${tracingError}`);
@@ -279,6 +307,7 @@ async function main(): Promise<void> {
     code,
     tracingError,
   };
+  if (TRACING_ONLY) return writeTracingOnly(tracing, tracingError);
   const notes = allNotes(systems, tracing);
   const markdown = renderReport(meta, systems, tracing, notes);
   process.stdout.write(markdown);

@@ -162,17 +162,37 @@ export function renderReport(
     out.push(`- **tracing rows failed:** ${String(meta.tracingError)}`, '');
   if (tracing !== undefined) {
     out.push('## Tracing cost (animus, OTLP/HTTP to a local receiver vs telemetry off)', '');
-    out.push(`${tracing.rounds} alternating rounds per side; goal < 10% throughput loss.`, '');
-    out.push('| row | off | on | loss | met |', '|---|---:|---:|---:|:---:|');
-    for (const [row, r] of Object.entries(tracing.rows)) {
+    if (tracing.date !== undefined)
       out.push(
-        `| ${row} | ${fmt(r.offPerSecond, '/s')} | ${fmt(r.onPerSecond, '/s')} | ${r.lossPercent}% | ${r.lossPercent < 10 ? 'yes' : 'no'} |`,
+        `${tracing.date} · animus at ${tracing.commit} · load average at start ` +
+          `${String(tracing.loadAverageStart)}, at end ${String(tracing.loadAverageEnd)}.`,
+        '',
+      );
+    out.push(
+      `${tracing.rounds} alternating rounds per side after a warm-up of each; goal < 10% throughput loss. ` +
+        'CPU is this process per item over the whole run (a processing row submits its items first).',
+      '',
+    );
+    out.push(
+      '| row | off | on | loss | met | loss per pair | CPU/item off | CPU/item on |',
+      '|---|---:|---:|---:|:---:|---|---:|---:|',
+    );
+    for (const [row, r] of Object.entries(tracing.rows)) {
+      const cpu = (v: number | undefined) => (v === undefined ? '—' : `${v} µs`);
+      out.push(
+        `| ${row} | ${fmt(r.offPerSecond, '/s')} | ${fmt(r.onPerSecond, '/s')} | ${r.lossPercent}% | ` +
+          `${r.lossPercent < 10 ? 'yes' : 'no'} | ${(r.pairLossPercent ?? []).map((x) => `${x}%`).join(', ')} | ` +
+          `${cpu(r.offCpuUsPerItem)} | ${cpu(r.onCpuUsPerItem)} |`,
       );
     }
     const rx = tracing.receiver;
     out.push(
       '',
-      `Receiver: ${rx.requests} requests, ${(rx.bytes / 1e6).toFixed(1)} MB, ${rx.spans} spans.`,
+      `Exporter: ${tracing.exporter}. Receiver: ${rx.requests} requests, ${(rx.bytes / 1e6).toFixed(1)} MB, ` +
+        `${rx.spans} spans` +
+        (tracing.spansExpected === undefined
+          ? '.'
+          : ` of ${tracing.spansExpected} made (${tracing.spansDropped ?? 0} dropped).`),
       '',
     );
   }

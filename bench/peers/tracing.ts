@@ -1,11 +1,15 @@
 // The cost of tracing in the queue benchmark: animus with the OTel SDK exporting over OTLP/HTTP
-// to a small local receiver, against animus with its telemetry off, rows alternated so both
-// see the same machine load. The receiver only counts requests, bytes and spans.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// to a local receiver, against animus with its telemetry off, rows alternated so both see the
+// same machine load. The receiver (otlp-receiver.mjs) runs in its own process, as a collector
+// would, and only counts requests, bytes and spans.
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Animus } from '../../src/client.js';
 import { resolveConfig } from '../../src/config/index.js';
-import { initTelemetry } from '../../src/telemetry/setup.js';
+import { initTelemetry, otlpProtocol } from '../../src/telemetry/setup.js';
 import { animusSystem } from './animus.js';
 import { type RowConfig, type RowName, type RowResult, runRow } from './rows.mjs';
 
@@ -17,103 +21,150 @@ export interface ReceiverStats {
   /** Bytes of trace exports only, to compare with `spans`. */
   traceBytes: number;
   byPath: Record<string, number>;
-  /** The start of the first trace export, to see what a span carries. */
-  sample: string;
+  contentTypes: Record<string, number>;
 }
 
-/** An OTLP/HTTP endpoint on 127.0.0.1:0 that accepts every POST with 200 and counts it. */
+/** Starts otlp-receiver.mjs under this Node; `stats()` asks it for its counts. */
 export async function startReceiver(): Promise<{
   url: string;
-  stats: ReceiverStats;
+  stats(): Promise<ReceiverStats>;
   close(): Promise<void>;
 }> {
-  const stats: ReceiverStats = { requests: 0, bytes: 0, spans: 0, traceBytes: 0, byPath: {}, sample: '' };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      stats.requests++;
-      stats.bytes += body.length;
-      const path = req.url ?? '';
-      stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
-      if (path.endsWith('/v1/traces')) {
-        // JSON encoding (the exporter's default here): count spans without keeping them.
-        const text = body.toString('utf8');
-        stats.spans += text.split('"spanId"').length - 1 - countLinks(text);
-        stats.traceBytes += body.length;
-        if (stats.sample === '') stats.sample = text.slice(0, 4000);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
-    });
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'otlp-receiver.mjs');
+  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting: Array<{ resolve(line: string): void; reject(err: Error): void }> = [];
+  lines.on('line', (line) => waiting.shift()?.resolve(line));
+  child.on('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`OTLP receiver exited (${String(code)})`));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const next = () => new Promise<string>((resolve, reject) => waiting.push({ resolve, reject }));
+  const { url } = JSON.parse(await next()) as { url: string };
   return {
-    url: `http://127.0.0.1:${port}`,
-    stats,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    url,
+    async stats() {
+      const line = next();
+      child.stdin.write('stats\n');
+      return JSON.parse(await line) as ReceiverStats;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
   };
-}
-
-/** Span links also carry a "spanId"; they are not spans. */
-function countLinks(text: string): number {
-  let links = 0;
-  for (const m of text.matchAll(/"links":\[(.*?)\]/g)) links += (m[1] ?? '').split('"spanId"').length - 1;
-  return links;
 }
 
 /** Rows compared with tracing on and off. */
 export const TRACING_ROWS: RowName[] = ['submit', 'processSingle', 'processBatched'];
 
-/** Per row: the off and on rounds and the loss of throughput with tracing on. */
+/** One run of a row on one side, with this process's CPU time over the whole run. */
+export type TracingRun = RowResult & { cpuMs: number; cpuUsPerItem: number };
+
+/** Per row: the off and on runs and the loss of throughput with tracing on. */
 export interface TracingResult {
+  date: string;
+  commit: string;
+  loadAverageStart: number[];
+  loadAverageEnd: number[];
   rounds: number;
-  receiver: ReceiverStats;
+  /** How the spans left the process (protocol, batch processor settings, sampler). */
   exporter: string;
+  receiver: ReceiverStats;
+  /** Spans the `on` runs made (warm-up included) and how many of them the receiver never got. */
+  spansExpected: number;
+  spansDropped: number;
   rows: Record<
     string,
-    { off: RowResult[]; on: RowResult[]; offPerSecond: number; onPerSecond: number; lossPercent: number }
+    {
+      off: TracingRun[];
+      on: TracingRun[];
+      offPerSecond: number;
+      onPerSecond: number;
+      lossPercent: number;
+      /** Per-pair losses (each on run against the off run next to it), to see the spread. */
+      pairLossPercent: number[];
+      offCpuUsPerItem: number;
+      onCpuUsPerItem: number;
+    }
   >;
 }
 
+/** Options of {@link runTracingRows}. */
+export interface TracingOptions {
+  rounds: number;
+  /** `OTEL_EXPORTER_OTLP_PROTOCOL` for the SDK (default: animus's default, http/protobuf). */
+  protocol?: string;
+  commit: string;
+  log: (line: string) => void;
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
+
+/** Items a row handles (processing rows also submit them first: both sides' spans). */
+function itemsOf(row: RowName, cfg: RowConfig): { items: number; spans: number } {
+  if (row === 'submit') return { items: cfg.submitN, spans: cfg.submitN };
+  const n = row === 'processBatched' ? cfg.processBatchedN : cfg.processN;
+  return { items: n, spans: 2 * n };
+}
 
 /**
  * Starts the SDK (this registers global OTel providers for the rest of the process, so it runs
- * last), then alternates off/on rounds of each row on fresh queues. The clients are started by
- * the caller beforehand (animus reads its telemetry providers lazily): `on` with telemetry,
- * `off` with `disableTelemetry`.
+ * last), warms both sides up, then alternates off/on rounds of each row on fresh queues. The
+ * clients are started by the caller beforehand (animus reads its telemetry providers lazily):
+ * `on` with telemetry, `off` with `disableTelemetry`.
  */
 export async function runTracingRows(
   clients: { on: Animus; off: Animus },
   cfg: RowConfig,
-  rounds: number,
-  log: (line: string) => void,
+  options: TracingOptions,
 ): Promise<TracingResult> {
+  const { rounds, log } = options;
+  const loadAverageStart = load();
   const receiver = await startReceiver();
   const config = resolveConfig({ telemetry: { otlpEndpoint: receiver.url } });
-  // env {}: only the endpoint above decides what is exported, not the shell's OTEL_* variables.
-  const telemetry = await initTelemetry(config, { env: {}, metricExportIntervalMs: 5000 });
+  // Only the endpoint (and the protocol asked for) decide what is exported, not the shell's
+  // OTEL_* variables.
+  const env: Record<string, string> = {};
+  if (options.protocol !== undefined) env.OTEL_EXPORTER_OTLP_PROTOCOL = options.protocol;
+  const telemetry = await initTelemetry(config, { env, metricExportIntervalMs: 5000 });
+  const protocol = otlpProtocol('traces', env);
   const { on, off } = clients;
+  let spansExpected = 0;
+  const run = async (side: 'on' | 'off', row: RowName, queue: string, c: RowConfig): Promise<TracingRun> => {
+    // Both sides flush before a processing row's clock starts: the prefill's PRODUCER spans
+    // are the submit rows' cost, not the processing row's.
+    const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, () =>
+      telemetry.forceFlush(),
+    );
+    const cpu0 = process.cpuUsage();
+    const result = await runRow(sys, row, queue, c);
+    const cpu = process.cpuUsage(cpu0);
+    const { items, spans } = itemsOf(row, c);
+    if (side === 'on') spansExpected += spans;
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    return { ...result, cpuMs: Math.round(cpuMs), cpuUsPerItem: round1((cpuMs * 1000) / items) };
+  };
   try {
+    // Warm-up of both sides (JIT, connections, the SDK's first exports) on small queues.
+    const warm = { ...cfg, submitN: cfg.warmupN, processN: cfg.warmupN, processBatchedN: cfg.warmupN * 2 };
+    for (const row of TRACING_ROWS)
+      for (const side of ['off', 'on'] as const)
+        await run(side, row, `t_${side}_warm_${row.toLowerCase()}`, warm);
     const rows: TracingResult['rows'] = {};
     for (const row of TRACING_ROWS) {
-      const r = { off: [] as RowResult[], on: [] as RowResult[] };
+      const r = { off: [] as TracingRun[], on: [] as TracingRun[] };
       for (let k = 0; k < rounds; k++) {
         // off, on, on, off …: neither side always runs first.
         const order = k % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
         for (const side of order) {
-          // Both sides flush before a processing row's clock starts: the prefill's PRODUCER spans
-          // are the submit rows' cost, not the processing row's.
-          const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, () =>
-            telemetry.forceFlush(),
-          );
-          const result = await runRow(sys, row, `t_${side}_${k}_${row.toLowerCase()}`, cfg);
+          const result = await run(side, row, `t_${side}_${k}_${row.toLowerCase()}`, cfg);
           r[side].push(result);
           log(
-            `tracing ${side} ${row} #${k}: ${String(result.perSecond)}/s exactlyOnce=${String(result.exactlyOnce)}`,
+            `tracing ${side} ${row} #${k}: ${String(result.perSecond)}/s, ${result.cpuUsPerItem} µs CPU/item, ` +
+              `load ${String(result.loadAverage)}, exactlyOnce=${String(result.exactlyOnce)}`,
           );
         }
       }
@@ -123,14 +174,28 @@ export async function runTracingRows(
         ...r,
         offPerSecond,
         onPerSecond,
-        lossPercent: Math.round((1 - onPerSecond / offPerSecond) * 1000) / 10,
+        lossPercent: round1((1 - onPerSecond / offPerSecond) * 100),
+        pairLossPercent: r.on.map((x, k) =>
+          round1((1 - Number(x.perSecond) / Number(r.off[k]!.perSecond)) * 100),
+        ),
+        offCpuUsPerItem: round1(mean(r.off.map((x) => x.cpuUsPerItem))),
+        onCpuUsPerItem: round1(mean(r.on.map((x) => x.cpuUsPerItem))),
       };
     }
     await telemetry.forceFlush();
+    const stats = await receiver.stats();
     return {
+      date: new Date().toISOString(),
+      commit: options.commit,
+      loadAverageStart,
+      loadAverageEnd: load(),
       rounds,
-      receiver: { ...receiver.stats, byPath: { ...receiver.stats.byPath } },
-      exporter: 'OTLP/HTTP JSON (BatchSpanProcessor defaults) to a local receiver; metrics every 5 s',
+      exporter:
+        `OTLP/HTTP ${protocol === 'http/json' ? 'JSON' : 'protobuf'} to a receiver in its own process ` +
+        '(BatchSpanProcessor defaults); metrics every 5 s',
+      receiver: stats,
+      spansExpected,
+      spansDropped: spansExpected - stats.spans,
       rows,
     };
   } finally {

@@ -6,6 +6,7 @@ import { withMemorySpan } from './memory-spans.js';
 import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
 import { recordWorkLifecycle, startWorkConsumerSpan, startWorkSpan } from './work-spans.js';
+import type { WorkProducerSpan } from './work-spans.js';
 import { safely } from './instruments.js';
 
 /** The fields of a submitted item that telemetry reads. */
@@ -33,38 +34,54 @@ export interface WorkTracingHooks {
   transition(from: string, to: string, workType: string): void;
 }
 
+class SubmitSpan implements SubmitSpanHandle {
+  readonly #producer: WorkProducerSpan;
+
+  constructor(item: SubmittedItemLike) {
+    this.#producer = startWorkSpan({
+      queue: item.queue,
+      workType: item.workType,
+      ...(item.dedupKey === null || item.dedupKey === undefined ? {} : { dedupKey: item.dedupKey }),
+    });
+  }
+
+  get headers(): Record<string, string> {
+    return this.#producer.headers;
+  }
+
+  end(result: SubmitOutcomeLike): void {
+    const producer = this.#producer;
+    try {
+      if (result.status === 'queued') {
+        producer.setWorkItem({ workId: result.id, messageId: result.msgId });
+      } else {
+        producer.setWorkItem({ workId: result.id });
+        producer.span.setAttribute(WorkAttr.mergedInto, result.mergedInto);
+      }
+      producer.transition(undefined, result.status);
+    } catch {
+      // Telemetry never throws into callers.
+    }
+    producer.end();
+  }
+
+  fail(error: unknown): void {
+    this.#producer.end(error);
+  }
+}
+
+const workTracing: WorkTracingHooks = {
+  submit: (item) => new SubmitSpan(item),
+  transition: (from, to, workType) => recordWorkLifecycle(undefined, from, to, workType),
+};
+
 /**
  * Work tracing on the global OTel API: each submit is a PRODUCER span `send {queue}` whose
  * context goes into the pgmq message headers; on `end` the span gets the item id, message id
  * and a `none → queued|merged` transition; `transition` counts `animus.work.transitions`.
  */
 export function createWorkTracing(): WorkTracingHooks {
-  return {
-    submit(item) {
-      const producer = startWorkSpan({
-        queue: item.queue,
-        workType: item.workType,
-        ...(item.dedupKey === null || item.dedupKey === undefined ? {} : { dedupKey: item.dedupKey }),
-      });
-      return {
-        headers: producer.headers,
-        end(result) {
-          safely(() => {
-            if (result.status === 'queued') {
-              producer.setWorkItem({ workId: result.id, messageId: result.msgId });
-            } else {
-              producer.setWorkItem({ workId: result.id });
-              producer.span.setAttribute(WorkAttr.mergedInto, result.mergedInto);
-            }
-            producer.transition(undefined, result.status);
-          });
-          producer.end();
-        },
-        fail: (error) => producer.end(error),
-      };
-    },
-    transition: (from, to, workType) => recordWorkLifecycle(undefined, from, to, workType),
-  };
+  return workTracing;
 }
 
 /** The fields of a claimed item that the process hook reads. */
@@ -101,17 +118,17 @@ export async function traceWorkAttempt<T>(item: ClaimedItemLike, run: () => Prom
     messageId: item.msgId,
     headers: item.headers,
   });
-  safely(() => attempt.addEvent('queued', 'running'));
+  attempt.addEvent('queued', 'running');
   let result: T;
   try {
     result = await otelContext.with(attempt.context, run);
   } catch (error) {
     const dead = isPermanent(error) || item.attempts >= item.maxAttempts;
-    safely(() => attempt.addEvent('running', dead ? 'dead' : 'queued'));
+    attempt.addEvent('running', dead ? 'dead' : 'queued');
     attempt.end(dead ? 'dead' : 'retry', error);
     throw error;
   }
-  safely(() => attempt.addEvent('running', 'completed'));
+  attempt.addEvent('running', 'completed');
   attempt.end('completed');
   return result;
 }

@@ -2,15 +2,29 @@
 // through `@opentelemetry/api`. Tracers proxy to a provider registered later, but meters do
 // not, so instruments are rebuilt whenever the global meter provider changes. Nothing here
 // throws: telemetry must never break the work it observes.
+//
+// `animus.work.transitions` changes several times per work item, so it is counted here (one
+// map entry per from/to/work type) and reported by an asynchronous counter at each collection:
+// the same monotonic sum a synchronous counter gives, without the SDK's per-call attribute
+// hashing on the work path.
 import { createRequire } from 'node:module';
 import { metrics, trace } from '@opentelemetry/api';
-import type { Counter, Histogram, Meter, MeterProvider, Tracer } from '@opentelemetry/api';
+import type {
+  Attributes,
+  Histogram,
+  Meter,
+  MeterProvider,
+  ObservableCounter,
+  ObservableResult,
+  Tracer,
+} from '@opentelemetry/api';
 import {
   INSTRUMENTATION_SCOPE,
   MetricName,
   OPERATION_DURATION_BUCKETS,
   TOKEN_USAGE_BUCKETS,
   WORK_DURATION_BUCKETS,
+  WorkAttr,
 } from './names.js';
 
 function readVersion(): string {
@@ -36,11 +50,57 @@ export interface AnimusInstruments {
   readonly meter: Meter;
   readonly tokenUsage: Histogram;
   readonly operationDuration: Histogram;
-  readonly workTransitions: Counter;
+  /** Reports the counts of {@link workTransitionCount} at each collection. */
+  readonly workTransitions: ObservableCounter;
   readonly workDuration: Histogram;
 }
 
 let cached: { provider: MeterProvider; instruments: AnimusInstruments } | undefined;
+
+/** One from/to/work type combination of `animus.work.transitions` and its count so far. */
+export interface WorkTransitionCount {
+  /** `animus.work.state.from`, `animus.work.state.to`, `animus.work.type` (frozen, shareable). */
+  readonly attributes: Attributes;
+  value: number;
+}
+
+/** Lifecycle change counts since the process started: work type → from → to → count. */
+const transitionCounts = new Map<string, Map<string, Map<string, WorkTransitionCount>>>();
+
+/**
+ * The count of one lifecycle change, created at zero on first use; add to `value` to count
+ * (then call {@link ensureInstruments}). Reported at each collection of any meter provider.
+ */
+export function workTransitionCount(from: string, to: string, workType: string): WorkTransitionCount {
+  let byFrom = transitionCounts.get(workType);
+  if (byFrom === undefined) transitionCounts.set(workType, (byFrom = new Map()));
+  let byTo = byFrom.get(from);
+  if (byTo === undefined) byFrom.set(from, (byTo = new Map()));
+  let count = byTo.get(to);
+  if (count === undefined) {
+    count = {
+      attributes: Object.freeze({
+        [WorkAttr.stateFrom]: from,
+        [WorkAttr.stateTo]: to,
+        [WorkAttr.type]: workType,
+      }),
+      value: 0,
+    };
+    byTo.set(to, count);
+  }
+  return count;
+}
+
+function observeTransitions(result: ObservableResult): void {
+  for (const byFrom of transitionCounts.values())
+    for (const byTo of byFrom.values())
+      for (const count of byTo.values()) if (count.value > 0) result.observe(count.value, count.attributes);
+}
+
+/** Makes sure the instruments (and so the transitions callback) exist on the current provider. */
+export function ensureInstruments(): void {
+  if (cached === undefined || cached.provider !== metrics.getMeterProvider()) safely(animusInstruments);
+}
 
 /** The instruments bound to the current global meter provider (rebuilt when it changes). */
 export function animusInstruments(): AnimusInstruments {
@@ -59,7 +119,7 @@ export function animusInstruments(): AnimusInstruments {
       unit: 's',
       advice: { explicitBucketBoundaries: [...OPERATION_DURATION_BUCKETS] },
     }),
-    workTransitions: meter.createCounter(MetricName.workTransitions, {
+    workTransitions: meter.createObservableCounter(MetricName.workTransitions, {
       description: 'Work item lifecycle changes, by from-state, to-state and work type',
       unit: '{transition}',
     }),
@@ -69,6 +129,7 @@ export function animusInstruments(): AnimusInstruments {
       advice: { explicitBucketBoundaries: [...WORK_DURATION_BUCKETS] },
     }),
   };
+  instruments.workTransitions.addCallback(observeTransitions);
   cached = { provider, instruments };
   return instruments;
 }

@@ -1,9 +1,10 @@
 // Trace context in pgmq message headers. The W3C `traceparent`/`tracestate` pair is always
-// written and read with an explicit W3C propagator, because with no SDK installed the API's
-// global propagator is a no-op; the global one runs too, so an application's extra fields
-// (baggage, say) travel along. Malformed headers yield the root context, never an error.
-import { context as otelContext, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
-import type { Context, TextMapGetter } from '@opentelemetry/api';
+// written and read, with an explicit W3C propagator when the global one did not (with no SDK
+// installed the API's global propagator is a no-op); the global one runs first, so an
+// application's extra fields (baggage, say) travel along. Malformed headers yield the root
+// context, never an error.
+import { context as otelContext, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { Context, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 const w3c = new W3CTraceContextPropagator();
@@ -11,16 +12,19 @@ const w3c = new W3CTraceContextPropagator();
 /** Message headers as stored by pgmq (a JSON object); values that are not strings are ignored. */
 export type MessageHeaders = Record<string, string>;
 
+const setter: TextMapSetter<MessageHeaders> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
 /** Writes the trace context of `ctx` (default: active) into a new headers object. Never throws. */
 export function injectTraceHeaders(ctx: Context = otelContext.active()): MessageHeaders {
   const headers: MessageHeaders = {};
   try {
     propagation.inject(ctx, headers);
-    w3c.inject(ctx, headers, {
-      set: (carrier, key, value) => {
-        carrier[key] = value;
-      },
-    });
+    // The usual global propagator (the SDK's W3C trace context + baggage) has written it already.
+    if (headers.traceparent === undefined) w3c.inject(ctx, headers, setter);
   } catch {
     // Headers are an aid to tracing; a message is sent without them rather than not at all.
   }
@@ -44,6 +48,8 @@ export function extractTraceContext(headers: unknown, base: Context = ROOT_CONTE
   try {
     const carrier = headers as Record<string, unknown>;
     const withGlobal = propagation.extract(base, carrier, getter);
+    // Only when the global propagator found no span context: the W3C reading is the same one.
+    if (trace.getSpanContext(withGlobal) !== trace.getSpanContext(base)) return withGlobal;
     return w3c.extract(withGlobal, carrier, getter);
   } catch {
     return base;

@@ -51,6 +51,11 @@ const PER_SIGNAL_ENV = {
   metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
   logs: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
 } as const;
+const PER_SIGNAL_PROTOCOL_ENV = {
+  traces: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  metrics: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+  logs: 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
+} as const;
 const SELECTOR_ENV = {
   traces: 'OTEL_TRACES_EXPORTER',
   metrics: 'OTEL_METRICS_EXPORTER',
@@ -58,6 +63,21 @@ const SELECTOR_ENV = {
 } as const;
 
 type Signal = keyof typeof SIGNAL_PATH;
+
+/** The OTLP/HTTP encodings animus exports with. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+/**
+ * The encoding of a signal: `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_PROTOCOL`, else
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, else `http/protobuf` (the specification's default). `grpc`
+ * is not offered; like any other unknown value it falls back to `http/protobuf`.
+ */
+export function otlpProtocol(signal: Signal, env: Record<string, string | undefined>): OtlpProtocol {
+  const value = (
+    nonEmpty(env[PER_SIGNAL_PROTOCOL_ENV[signal]]) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL)
+  )?.toLowerCase();
+  return value === 'http/json' ? 'http/json' : 'http/protobuf';
+}
 
 /** Where a signal is exported (`undefined`: not exported). */
 function exportTarget(
@@ -137,14 +157,25 @@ export async function initTelemetry(
     import('@opentelemetry/sdk-logs'),
   ]);
 
+  const protocols = {
+    traces: otlpProtocol('traces', env),
+    metrics: otlpProtocol('metrics', env),
+    logs: otlpProtocol('logs', env),
+  };
   const spanProcessors = [];
   if (targets.traces !== undefined) {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const { OTLPTraceExporter } =
+      protocols.traces === 'http/json'
+        ? await import('@opentelemetry/exporter-trace-otlp-http')
+        : await import('@opentelemetry/exporter-trace-otlp-proto');
     spanProcessors.push(new traceBase.BatchSpanProcessor(new OTLPTraceExporter(targets.traces)));
   }
   const metricReaders = [];
   if (targets.metrics !== undefined) {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    const { OTLPMetricExporter } =
+      protocols.metrics === 'http/json'
+        ? await import('@opentelemetry/exporter-metrics-otlp-http')
+        : await import('@opentelemetry/exporter-metrics-otlp-proto');
     const fromEnv = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
     const interval = options.metricExportIntervalMs ?? (fromEnv > 0 ? fromEnv : 60_000);
     metricReaders.push(
@@ -168,7 +199,10 @@ export async function initTelemetry(
   }
   const logRecordProcessors = [];
   if (targets.logs !== undefined) {
-    const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-http');
+    const { OTLPLogExporter } =
+      protocols.logs === 'http/json'
+        ? await import('@opentelemetry/exporter-logs-otlp-http')
+        : await import('@opentelemetry/exporter-logs-otlp-proto');
     logRecordProcessors.push(
       new sdkLogs.BatchLogRecordProcessor({ exporter: new OTLPLogExporter(targets.logs) }),
     );

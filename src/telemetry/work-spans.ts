@@ -5,7 +5,13 @@
 import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, BatchObservableResult, Context, Link, Span } from '@opentelemetry/api';
 import { errorTypeOf } from './genai.js';
-import { animusInstruments, animusTracer, safely } from './instruments.js';
+import {
+  animusInstruments,
+  animusTracer,
+  ensureInstruments,
+  safely,
+  workTransitionCount,
+} from './instruments.js';
 import {
   CommonAttr,
   MESSAGING_SYSTEM,
@@ -59,57 +65,81 @@ function failSpan(span: Span, error: unknown): void {
   });
 }
 
+/** The shared attributes of a lifecycle change (see `workTransitionCount`). */
+function transitionAttrs(from: string | undefined, to: string, workType: string): Attributes {
+  return workTransitionCount(from ?? 'none', to, workType).attributes;
+}
+
+class ProducerSpan implements WorkProducerSpan {
+  readonly span: Span;
+  readonly context: Context;
+  readonly headers: MessageHeaders;
+  readonly #workType: string;
+  #ended = false;
+
+  constructor(options: WorkSpanOptions) {
+    this.#workType = options.workType;
+    const parent = options.parent ?? otelContext.active();
+    let span: Span;
+    let ctx: Context;
+    try {
+      const attrs: Attributes = {
+        [MessagingAttr.system]: MESSAGING_SYSTEM,
+        [MessagingAttr.destinationName]: options.queue,
+        [MessagingAttr.operationType]: 'send',
+        [MessagingAttr.operationName]: 'send',
+        [WorkAttr.type]: options.workType,
+      };
+      if (options.workId !== undefined) attrs[WorkAttr.id] = options.workId;
+      if (options.dedupKey !== undefined) attrs[WorkAttr.dedupKey] = options.dedupKey;
+      span = animusTracer().startSpan(
+        `send ${options.queue}`,
+        { kind: SpanKind.PRODUCER, attributes: attrs },
+        parent,
+      );
+      ctx = trace.setSpan(parent, span);
+    } catch {
+      span = span0();
+      ctx = parent;
+    }
+    this.span = span;
+    this.context = ctx;
+    this.headers = injectTraceHeaders(ctx);
+  }
+
+  setWorkItem(ids: { workId?: string; messageId?: string | number | bigint }): void {
+    try {
+      if (ids.workId !== undefined) this.span.setAttribute(WorkAttr.id, ids.workId);
+      if (ids.messageId !== undefined) this.span.setAttribute(MessagingAttr.messageId, String(ids.messageId));
+    } catch {
+      // Telemetry never throws into callers.
+    }
+  }
+
+  transition(from: string | undefined, to: string): void {
+    recordWorkLifecycle(this.span, from, to, this.#workType);
+  }
+
+  end(error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      if (error !== undefined) failSpan(this.span, error);
+      this.span.end();
+    } catch {
+      // Telemetry never throws into callers.
+    }
+  }
+}
+
 /**
  * Starts the PRODUCER span `send {queue}` for a submit and returns the message headers that
  * carry its context. Put `headers` into the pgmq message (`pgmq.send(queue, msg, headers)`),
  * call `transition(undefined, 'queued' | 'merged')`, and `end()` after the transaction.
  */
 export function startWorkSpan(options: WorkSpanOptions): WorkProducerSpan {
-  let span: Span;
-  let ctx: Context;
-  const parent = options.parent ?? otelContext.active();
-  try {
-    const attrs: Attributes = {
-      [MessagingAttr.system]: MESSAGING_SYSTEM,
-      [MessagingAttr.destinationName]: options.queue,
-      [MessagingAttr.operationType]: 'send',
-      [MessagingAttr.operationName]: 'send',
-      [WorkAttr.type]: options.workType,
-    };
-    if (options.workId !== undefined) attrs[WorkAttr.id] = options.workId;
-    if (options.dedupKey !== undefined) attrs[WorkAttr.dedupKey] = options.dedupKey;
-    span = animusTracer().startSpan(
-      `send ${options.queue}`,
-      { kind: SpanKind.PRODUCER, attributes: attrs },
-      parent,
-    );
-    ctx = trace.setSpan(parent, span);
-  } catch {
-    span = span0();
-    ctx = parent;
-  }
-  let ended = false;
-  return {
-    span,
-    context: ctx,
-    headers: injectTraceHeaders(ctx),
-    setWorkItem: (ids) =>
-      safely(() => {
-        if (ids.workId !== undefined) span.setAttribute(WorkAttr.id, ids.workId);
-        if (ids.messageId !== undefined) span.setAttribute(MessagingAttr.messageId, String(ids.messageId));
-      }),
-    transition: (from, to) => recordWorkLifecycle(span, from, to, options.workType),
-    end: (error) => {
-      if (ended) return;
-      ended = true;
-      safely(() => {
-        if (error !== undefined) failSpan(span, error);
-        span.end();
-      });
-    },
-  };
+  return new ProducerSpan(options);
 }
-
 /** Identity of one processing attempt. */
 export interface WorkAttemptOptions {
   queue: string;
@@ -144,75 +174,95 @@ export interface WorkConsumerSpan {
   end(outcome: string, error?: unknown): void;
 }
 
+class ConsumerSpan implements WorkConsumerSpan {
+  readonly span: Span;
+  readonly context: Context;
+  readonly #options: WorkAttemptOptions;
+  readonly #started = performance.now();
+  #ended = false;
+
+  constructor(options: WorkAttemptOptions) {
+    this.#options = options;
+    const active = otelContext.active();
+    let span: Span;
+    let ctx: Context;
+    try {
+      const producer = trace.getSpanContext(extractTraceContext(options.headers));
+      const attrs: Attributes = {
+        [MessagingAttr.system]: MESSAGING_SYSTEM,
+        [MessagingAttr.destinationName]: options.queue,
+        [MessagingAttr.operationType]: 'process',
+        [MessagingAttr.operationName]: 'process',
+        [WorkAttr.type]: options.workType,
+        [WorkAttr.id]: options.workId,
+        [WorkAttr.attempt]: options.attempt,
+      };
+      if (options.messageId !== undefined) attrs[MessagingAttr.messageId] = String(options.messageId);
+      let links: Link[] | undefined;
+      let parent = active;
+      if (producer !== undefined && trace.isSpanContextValid(producer)) {
+        if (options.linkOnly === true) links = [{ context: producer }];
+        else parent = trace.setSpanContext(active, producer);
+      }
+      span = animusTracer().startSpan(
+        `process ${options.queue}`,
+        links === undefined
+          ? { kind: SpanKind.CONSUMER, attributes: attrs }
+          : { kind: SpanKind.CONSUMER, attributes: attrs, links },
+        parent,
+      );
+      ctx = trace.setSpan(parent, span);
+    } catch {
+      span = span0();
+      ctx = active;
+    }
+    this.span = span;
+    this.context = ctx;
+  }
+
+  transition(from: string | undefined, to: string): void {
+    recordWorkLifecycle(this.span, from, to, this.#options.workType);
+  }
+
+  addEvent(from: string | undefined, to: string): void {
+    try {
+      this.span.addEvent(WORK_TRANSITION_EVENT, transitionAttrs(from, to, this.#options.workType));
+    } catch {
+      // Telemetry never throws into callers.
+    }
+  }
+
+  end(outcome: string, error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const o = this.#options;
+    try {
+      this.span.setAttribute(WorkAttr.outcome, outcome);
+      if (error !== undefined) failSpan(this.span, error);
+      recordWorkDuration((performance.now() - this.#started) / 1000, {
+        queue: o.queue,
+        workType: o.workType,
+        outcome,
+      });
+      this.span.end();
+    } catch {
+      // Telemetry never throws into callers.
+    }
+  }
+}
+
 /**
  * Starts the CONSUMER span `process {queue}` for one attempt, continuing the trace carried in
  * `headers` (or linking to it with `linkOnly`). Without usable headers it is a child of the
  * active context.
  */
 export function startWorkConsumerSpan(options: WorkAttemptOptions): WorkConsumerSpan {
-  const started = performance.now();
-  let span: Span;
-  let ctx: Context;
-  const active = otelContext.active();
-  try {
-    const producer = trace.getSpanContext(extractTraceContext(options.headers));
-    const attrs: Attributes = {
-      [MessagingAttr.system]: MESSAGING_SYSTEM,
-      [MessagingAttr.destinationName]: options.queue,
-      [MessagingAttr.operationType]: 'process',
-      [MessagingAttr.operationName]: 'process',
-      [WorkAttr.type]: options.workType,
-      [WorkAttr.id]: options.workId,
-      [WorkAttr.attempt]: options.attempt,
-    };
-    if (options.messageId !== undefined) attrs[MessagingAttr.messageId] = String(options.messageId);
-    const links: Link[] = [];
-    let parent = active;
-    if (producer !== undefined && trace.isSpanContextValid(producer)) {
-      if (options.linkOnly === true) links.push({ context: producer });
-      else parent = trace.setSpanContext(active, producer);
-    }
-    span = animusTracer().startSpan(
-      `process ${options.queue}`,
-      { kind: SpanKind.CONSUMER, attributes: attrs, links },
-      parent,
-    );
-    ctx = trace.setSpan(parent, span);
-  } catch {
-    span = span0();
-    ctx = active;
-  }
-  let ended = false;
-  return {
-    span,
-    context: ctx,
-    transition: (from, to) => recordWorkLifecycle(span, from, to, options.workType),
-    addEvent: (from, to) =>
-      safely(() => span.addEvent(WORK_TRANSITION_EVENT, transitionAttrs(from, to, options.workType))),
-    end: (outcome, error) => {
-      if (ended) return;
-      ended = true;
-      safely(() => {
-        span.setAttribute(WorkAttr.outcome, outcome);
-        if (error !== undefined) failSpan(span, error);
-        recordWorkDuration((performance.now() - started) / 1000, {
-          queue: options.queue,
-          workType: options.workType,
-          outcome,
-        });
-        span.end();
-      });
-    },
-  };
-}
-
-function transitionAttrs(from: string | undefined, to: string, workType: string): Attributes {
-  return { [WorkAttr.stateFrom]: from ?? 'none', [WorkAttr.stateTo]: to, [WorkAttr.type]: workType };
+  return new ConsumerSpan(options);
 }
 
 /**
  * Records a lifecycle change: a span event `animus.work.transition` on `span` (when given)
- * and one `animus.work.transitions` point with from-state (`none` for a new item), to-state
+ * and one `animus.work.transitions` count with from-state (`none` for a new item), to-state
  * and work type. Never throws.
  */
 export function recordWorkLifecycle(
@@ -221,25 +271,41 @@ export function recordWorkLifecycle(
   to: string,
   workType: string,
 ): void {
-  safely(() => {
-    const attrs = transitionAttrs(from, to, workType);
-    span?.addEvent(WORK_TRANSITION_EVENT, attrs);
-    animusInstruments().workTransitions.add(1, attrs);
-  });
+  try {
+    const count = workTransitionCount(from ?? 'none', to, workType);
+    span?.addEvent(WORK_TRANSITION_EVENT, count.attributes);
+    count.value++;
+    ensureInstruments();
+  } catch {
+    // Telemetry never throws into callers.
+  }
 }
+
+// `animus.work.duration` attribute objects, one per (queue, work type, outcome); past the
+// limit (thousands of work types) they are built per call.
+const DURATION_ATTRS_LIMIT = 1024;
+const durationAttrsCache = new Map<string, Attributes>();
 
 /** Records one `animus.work.duration` point in seconds. Never throws. */
 export function recordWorkDuration(
   seconds: number,
   attributes: { queue: string; workType: string; outcome: string },
 ): void {
-  safely(() =>
-    animusInstruments().workDuration.record(seconds, {
-      [MessagingAttr.destinationName]: attributes.queue,
-      [WorkAttr.type]: attributes.workType,
-      [WorkAttr.outcome]: attributes.outcome,
-    }),
-  );
+  try {
+    const key = `${attributes.queue}\u0000${attributes.workType}\u0000${attributes.outcome}`;
+    let attrs = durationAttrsCache.get(key);
+    if (attrs === undefined) {
+      attrs = Object.freeze({
+        [MessagingAttr.destinationName]: attributes.queue,
+        [WorkAttr.type]: attributes.workType,
+        [WorkAttr.outcome]: attributes.outcome,
+      });
+      if (durationAttrsCache.size < DURATION_ATTRS_LIMIT) durationAttrsCache.set(key, attrs);
+    }
+    animusInstruments().workDuration.record(seconds, attrs);
+  } catch {
+    // Telemetry never throws into callers.
+  }
 }
 
 /** One queue's numbers, as the work module reads them from `pgmq.metrics_all()`. */

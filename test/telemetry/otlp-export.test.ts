@@ -4,15 +4,26 @@
 // switches that leave the SDK unstarted.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
-import { ANIMUS_VERSION, createLogger, initTelemetry, startChatSpan } from '../../src/telemetry/index.js';
+import {
+  ANIMUS_VERSION,
+  createLogger,
+  initTelemetry,
+  startChatSpan,
+  startWorkConsumerSpan,
+  startWorkSpan,
+} from '../../src/telemetry/index.js';
+import { otlpProtocol } from '../../src/telemetry/setup.js';
 
 interface Received {
   path: string;
   contentType: string | undefined;
+  /** The parsed body of a JSON export (`{}` for protobuf). */
   body: Record<string, unknown>;
+  raw: Buffer;
 }
 
 const received: Received[] = [];
@@ -24,13 +35,17 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const contentType = req.headers['content-type'];
+      const json = contentType === 'application/json';
       received.push({
         path: req.url ?? '',
-        contentType: req.headers['content-type'],
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+        contentType,
+        body: json ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {},
+        raw,
       });
-      res.setHeader('content-type', 'application/json');
-      res.end('{}');
+      res.setHeader('content-type', contentType ?? 'application/json');
+      res.end(json ? '{}' : '');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -42,6 +57,45 @@ beforeAll(async () => {
     });
 });
 afterAll(() => close());
+
+/** The length-delimited fields `field` of a protobuf message, as sub-buffers (other wire types skipped). */
+function fields(buf: Buffer, field: number): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = buf[pos++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+  };
+  while (pos < buf.length) {
+    const key = varint();
+    const wire = key & 7;
+    if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) {
+      const len = varint();
+      if (key >>> 3 === field) out.push(buf.subarray(pos, pos + len));
+      pos += len;
+    } else throw new Error(`unexpected wire type ${wire}`);
+  }
+  return out;
+}
+
+/** Spans of an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
+function protobufSpans(body: Buffer): Array<{ name: string; spanId: string; parentSpanId: string }> {
+  return fields(body, 1)
+    .flatMap((rs) => fields(rs, 2))
+    .flatMap((ss) => fields(ss, 2))
+    .map((span) => ({
+      name: fields(span, 5)[0]?.toString('utf8') ?? '',
+      spanId: fields(span, 2)[0]?.toString('hex') ?? '',
+      parentSpanId: fields(span, 4)[0]?.toString('hex') ?? '',
+    }));
+}
 
 type AnyValue = { stringValue?: string; intValue?: string | number };
 type KeyValue = { key: string; value: AnyValue };
@@ -72,7 +126,10 @@ describe('initTelemetry', () => {
     const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
     const handle = await initTelemetry(config, {
       // A per-signal endpoint is a full URL and wins over the base endpoint.
-      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/custom/traces` },
+      env: {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/custom/traces`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      },
       prometheus: true,
       instanceId: 'test-instance-1',
       metricExportIntervalMs: 60_000,
@@ -154,5 +211,62 @@ describe('initTelemetry', () => {
     expect(inSpan?.severityText).toBe('WARN');
     expect(records.some((r) => r.body.stringValue === 'inside chat')).toBe(true);
     expect(JSON.stringify(logs.map((l) => l.body))).not.toContain('sk-must-not-leak');
+  });
+  it('picks the encoding from OTEL_EXPORTER_OTLP_PROTOCOL, per signal first, protobuf by default', () => {
+    expect(otlpProtocol('traces', {})).toBe('http/protobuf');
+    expect(otlpProtocol('traces', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toBe('http/json');
+    expect(
+      otlpProtocol('metrics', {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      }),
+    ).toBe('http/protobuf');
+    expect(otlpProtocol('logs', { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: ' HTTP/JSON ' })).toBe('http/json');
+    // gRPC is not offered: like the SDK, anything else is sent as http/protobuf.
+    expect(otlpProtocol('traces', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBe('http/protobuf');
+  });
+
+  it('exports over OTLP/HTTP protobuf by default: a work trace arrives whole', async () => {
+    // The SDK of the test before stays registered with the API after its shutdown: clear it.
+    for (const api of [trace, metrics, context, propagation, logs]) api.disable();
+    const from = received.length;
+    const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
+    const handle = await initTelemetry(config, {
+      env: { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json' },
+      instanceId: 'test-instance-2',
+      metricExportIntervalMs: 60_000,
+    });
+    const producer = startWorkSpan({ queue: 'proto_q', workType: 'proto.type' });
+    producer.transition(undefined, 'queued');
+    producer.end();
+    const consumer = startWorkConsumerSpan({
+      queue: 'proto_q',
+      workType: 'proto.type',
+      workId: 'w-proto',
+      attempt: 1,
+      headers: JSON.parse(JSON.stringify(producer.headers)) as unknown,
+    });
+    consumer.transition('queued', 'running');
+    consumer.end('completed');
+    createLogger({ name: 'animus.otlp-test', stream: { write: () => true } }).info('proto log line');
+    await handle.shutdown();
+
+    const mine = received.slice(from);
+    const traceExports = mine.filter((r) => r.path === '/v1/traces');
+    const metricExports = mine.filter((r) => r.path === '/v1/metrics');
+    const logExports = mine.filter((r) => r.path === '/v1/logs');
+    expect(traceExports.length).toBeGreaterThan(0);
+    expect(metricExports.length).toBeGreaterThan(0);
+    expect(logExports.length).toBeGreaterThan(0);
+    for (const r of [...traceExports, ...metricExports]) expect(r.contentType).toBe('application/x-protobuf');
+    for (const r of logExports) expect(r.contentType).toBe('application/json');
+
+    const spans = traceExports.flatMap((t) => protobufSpans(t.raw));
+    const send = spans.find((x) => x.name === 'send proto_q');
+    const processed = spans.find((x) => x.name === 'process proto_q');
+    expect(send?.spanId).toBe(producer.span.spanContext().spanId);
+    expect(processed?.parentSpanId).toBe(send?.spanId);
+    expect(Buffer.concat(metricExports.map((m) => m.raw)).includes('animus.work.transitions')).toBe(true);
+    expect(JSON.stringify(logExports.map((l) => l.body))).toContain('proto log line');
   });
 });
