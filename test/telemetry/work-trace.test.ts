@@ -4,10 +4,15 @@
 // garbage headers; queue gauges fed from pgmq.metrics_all().
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createWorkTracing,
+  extractTraceContext,
+  injectTraceHeaders,
+  recordWorkLifecycle,
   registerQueueGauges,
   startWorkConsumerSpan,
   startWorkSpan,
@@ -236,6 +241,82 @@ describe('work spans in one process', () => {
       pointWith<Histogram>(duration, { 'animus.work.type': 'flaky', 'animus.work.outcome': 'dead' })?.value
         .count,
     ).toBe(1);
+  });
+
+  it("headers carry the context with a no-op global propagator, and an application's baggage with its own", () => {
+    const producer = startWorkSpan({ queue: 'p', workType: 't' });
+    producer.end();
+    const { traceId, spanId } = producer.span.spanContext();
+    try {
+      // No SDK propagator registered: animus's own W3C pass writes and reads the pair.
+      propagation.disable();
+      const bare = injectTraceHeaders(producer.context);
+      expect(bare).toEqual({ traceparent: `00-${traceId}-${spanId}-01` });
+      expect(trace.getSpanContext(extractTraceContext(bare))).toMatchObject({ traceId, spanId });
+
+      // The SDK's usual propagator: trace context and baggage; the pair is written once.
+      propagation.setGlobalPropagator(
+        new CompositePropagator({
+          propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+        }),
+      );
+      const ctx = propagation.setBaggage(
+        producer.context,
+        propagation.createBaggage({ tenant: { value: 'acme' } }),
+      );
+      const headers = injectTraceHeaders(ctx);
+      expect(headers).toEqual({ traceparent: `00-${traceId}-${spanId}-01`, baggage: 'tenant=acme' });
+      const extracted = extractTraceContext(JSON.parse(JSON.stringify(headers)) as unknown);
+      expect(trace.getSpanContext(extracted)).toMatchObject({ traceId, spanId, isRemote: true });
+      expect(propagation.getBaggage(extracted)?.getEntry('tenant')?.value).toBe('acme');
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+  });
+
+  it('transitions are a monotonic sum per from, to and work type; events carry the same attributes', async () => {
+    const span = trace.getTracer('test').startSpan('lifecycle');
+    recordWorkLifecycle(span, 'queued', 'running', 'count.me');
+    recordWorkLifecycle(span, 'queued', 'running', 'count.me');
+    recordWorkLifecycle(undefined, 'running', 'dead', 'count.me');
+    span.end();
+    const transitions = await otel.collectMetric('animus.work.transitions');
+    expect(transitions?.dataPointType).toBe(DataPointType.SUM);
+    expect(transitions?.descriptor.unit).toBe('{transition}');
+    expect((transitions as { isMonotonic?: boolean } | undefined)?.isMonotonic).toBe(true);
+    const of = (from: string, to: string) =>
+      pointWith<number>(transitions, {
+        'animus.work.type': 'count.me',
+        'animus.work.state.from': from,
+        'animus.work.state.to': to,
+      })?.value;
+    expect(of('queued', 'running')).toBe(2);
+    expect(of('running', 'dead')).toBe(1);
+    expect(of('running', 'completed')).toBeUndefined();
+    const [ended] = otel.spansNamed('lifecycle');
+    expect(ended?.events.map((e) => e.attributes)).toEqual([
+      {
+        'animus.work.state.from': 'queued',
+        'animus.work.state.to': 'running',
+        'animus.work.type': 'count.me',
+      },
+      {
+        'animus.work.state.from': 'queued',
+        'animus.work.state.to': 'running',
+        'animus.work.type': 'count.me',
+      },
+    ]);
+    // A later change is added to what was reported before (cumulative).
+    recordWorkLifecycle(undefined, 'queued', 'running', 'count.me');
+    const again = await otel.collectMetric('animus.work.transitions');
+    expect(
+      pointWith<number>(again, {
+        'animus.work.type': 'count.me',
+        'animus.work.state.from': 'queued',
+        'animus.work.state.to': 'running',
+      })?.value,
+    ).toBe(3);
   });
 
   it('queue gauges report length and oldest age from pgmq.metrics_all()', async () => {
