@@ -57,31 +57,27 @@ function keywordCtes(
   ranking: KeywordRanking,
   p: { text: string; budget: string; a: string; b?: string },
 ): string {
+  // BM25: one scalar subquery per candidate over its (few) query lexemes; a lexeme's idf is
+  // found by its position in the sorted lexeme array (no join per row).
   const score =
     ranking === 'bm25'
-      ? `sum(t.idf * u.tf * (${p.a}::float8 + 1)
-        / (u.tf + ${p.a}::float8 * (1 - ${p.b}::float8 + ${p.b}::float8 * length(m.tsv) / q.avgdl)))`
+      ? `(SELECT sum(q.idfs[array_position(q.lexemes, f.lexeme)] * tf.n * (${p.a}::float8 + 1)
+        / (tf.n + ${p.a}::float8 * (1 - ${p.b}::float8 + ${p.b}::float8 * length(m.tsv) / q.avgdl)))
+      FROM unnest(ts_filter(setweight(m.tsv, 'A', q.lexemes), '{a}')) AS f,
+        LATERAL (SELECT coalesce(array_length(f.positions, 1), 1)::float8 AS n) AS tf)`
       : `ts_rank(m.tsv, q.every, ${p.a}::int)`;
-  const from =
-    ranking === 'bm25'
-      ? `memories m CROSS JOIN q
-    CROSS JOIN LATERAL (
-      SELECT f.lexeme, coalesce(array_length(f.positions, 1), 1)::float8 AS tf
-      FROM unnest(ts_filter(setweight(m.tsv, 'A', q.lexemes), '{a}')) AS f) AS u
-    JOIN terms t ON t.lexeme = u.lexeme`
-      : 'memories m CROSS JOIN q';
   return `terms AS MATERIALIZED (SELECT * FROM animus_bm25_terms(${p.text}::text, ${p.budget}::bigint)),
 q AS MATERIALIZED (
-  SELECT array_agg(lexeme) AS lexemes,
+  SELECT array_agg(lexeme ORDER BY lexeme) AS lexemes,
+    array_agg(idf ORDER BY lexeme) AS idfs,
     animus_lexemes_tsquery(array_agg(lexeme)) AS every,
     animus_lexemes_tsquery(array_agg(lexeme) FILTER (WHERE selects)) AS selecting,
     animus_bm25_avgdl() AS avgdl
   FROM terms),
 keyword AS (
   SELECT m.id, ${score} AS score
-  FROM ${from}
-  WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
-  ${ranking === 'bm25' ? 'GROUP BY m.id' : ''})`;
+  FROM memories m CROSS JOIN q
+  WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS})`;
 }
 
 /**
