@@ -259,23 +259,13 @@ export class MemoryStore {
       'search_memory',
       { 'animus.memory.search': 'keyword', 'animus.memory.limit': limit, 'animus.memory.query': query },
       async () => {
-        const run = (budget: number | null) =>
-          this.#searchQuery<MemoryRow & { score: number }>(
-            SQL.textSearch(this.#ranking),
-            [...filterParams(filters), query, limit, budget, ...this.#rankingParams()],
-            options.tx,
-          );
-        const rows = await run(this.#budget);
-        // The bounded candidate set (rows holding the rarer lexemes) can hold fewer than `limit`
-        // rows while more rows match some query word. Keep its ranking on top and fill up from
-        // the ranking of every match, so OR semantics still give `limit` hits when that many exist.
-        if (rows.length < limit && this.#budget !== null) {
-          const seen = new Set(rows.map((r) => r.id));
-          for (const r of await run(null)) {
-            if (rows.length >= limit) break;
-            if (!seen.has(r.id)) rows.push(r);
-          }
-        }
+        // One statement: the bounded candidates' ranking, filled up from every other match
+        // when it holds fewer than `limit` rows (see SQL.textSearch).
+        const rows = await this.#searchQuery<MemoryRow & { score: number }>(
+          SQL.textSearch(this.#ranking),
+          [...filterParams(filters), query, limit, this.#budget, ...this.#rankingParams()],
+          options.tx,
+        );
         return rows.map((r) => ({ memory: toMemory(r), score: r.score }));
       },
     );

@@ -42,11 +42,15 @@ LIMIT $7`;
 export type KeywordRanking = 'bm25' | 'ts_rank';
 
 /**
- * The keyword side as CTEs `terms`, `q` and `keyword` (id, score): the query's lexemes with
- * their BM25 weights from the write-maintained statistics (`animus_bm25_terms`), the candidate
- * rows (those holding a selecting lexeme, found through the GIN index) and their scores over
- * every query lexeme. Parameters: text, candidate budget (NULL = every matching row), then
- * k1 and b (BM25) or the normalisation bits (ts_rank).
+ * The keyword side as CTEs `terms`, `q` and `keyword` (id, score, rank; at most `n` rows):
+ * the query's lexemes with their BM25 weights from the write-maintained statistics
+ * (`animus_bm25_terms`), then the best `n` candidates (rows holding a selecting lexeme, found
+ * through the GIN index) scored over every query lexeme, then — only when the candidates are
+ * fewer than `n` — the best of the other rows holding any query lexeme, ranked after them, so
+ * OR semantics still give `n` rows when that many match. The second branch of the UNION ALL
+ * runs only when the first ends short (the LIMIT stops pulling rows). Parameters: text,
+ * candidate budget (NULL = every matching row), `n`, then k1 and b (BM25) or the
+ * normalisation bits (ts_rank).
  *
  * BM25: Σ idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · dl / avgdl)), where tf is the number
  * of positions of the lexeme in the memory's tsvector (found by marking the query's lexemes
@@ -55,7 +59,7 @@ export type KeywordRanking = 'bm25' | 'ts_rank';
  */
 function keywordCtes(
   ranking: KeywordRanking,
-  p: { text: string; budget: string; a: string; b?: string },
+  p: { text: string; budget: string; n: string; a: string; b?: string },
 ): string {
   // BM25: one scalar subquery per candidate over its (few) query lexemes; a lexeme's idf is
   // found by its position in the sorted lexeme array (no join per row).
@@ -74,23 +78,30 @@ q AS MATERIALIZED (
     animus_lexemes_tsquery(array_agg(lexeme) FILTER (WHERE selects)) AS selecting,
     animus_bm25_avgdl() AS avgdl
   FROM terms),
-keyword AS (
-  SELECT m.id, ${score} AS score
-  FROM memories m CROSS JOIN q
-  WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS})`;
+keyword_parts AS (
+  (SELECT m.id, ${score} AS score, 1 AS part
+    FROM memories m CROSS JOIN q
+    WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
+    ORDER BY 2 DESC, 1 LIMIT ${p.n})
+  UNION ALL
+  (SELECT m.id, ${score} AS score, 2 AS part
+    FROM memories m CROSS JOIN q
+    WHERE m.tsv @@ (SELECT every FROM q) AND NOT m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
+    ORDER BY 2 DESC, 1 LIMIT ${p.n})
+  LIMIT ${p.n}),
+keyword AS MATERIALIZED (
+  SELECT id, score, row_number() OVER (ORDER BY part, score DESC, id) AS rank FROM keyword_parts)`;
 }
 
 /**
- * Keyword search: rows holding the query's selecting lexemes (the bounded candidate set, or
- * every match), ranked over all of its lexemes OR-ed. $6 text, $7 limit, $8 candidate budget,
+ * Keyword search: the `keyword` CTEs with n = limit. $6 text, $7 limit, $8 candidate budget,
  * $9/$10 k1 and b (BM25) or $9 normalisation (ts_rank).
  */
 export function textSearch(ranking: KeywordRanking): string {
-  return `WITH ${keywordCtes(ranking, { text: '$6', budget: '$8', a: '$9', b: '$10' })},
-top AS (SELECT id, score FROM keyword ORDER BY score DESC, id LIMIT $7)
-SELECT ${COLUMNS}, top.score
-FROM top JOIN memories m ON m.id = top.id
-ORDER BY top.score DESC, m.id`;
+  return `WITH ${keywordCtes(ranking, { text: '$6', budget: '$8', n: '$7', a: '$9', b: '$10' })}
+SELECT ${COLUMNS}, k.score
+FROM keyword k JOIN memories m ON m.id = k.id
+ORDER BY k.rank`;
 }
 
 /**
@@ -108,16 +119,13 @@ export function hybridSearch(ranking: KeywordRanking): string {
   LIMIT $8),
 dense_ranked AS (
   SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM dense),
-${keywordCtes(ranking, { text: '$7', budget: '$13', a: '$14', b: '$15' })},
-sparse AS MATERIALIZED (SELECT id, score FROM keyword ORDER BY score DESC, id LIMIT $8),
-sparse_ranked AS (
-  SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM sparse),
+${keywordCtes(ranking, { text: '$7', budget: '$13', n: '$8', a: '$14', b: '$15' })},
 fused AS (
   SELECT coalesce(d.id, s.id) AS id,
     coalesce($10::float8 / ($12::float8 + d.rank), 0) + coalesce($11::float8 / ($12::float8 + s.rank), 0) AS fused_score,
     d.rank AS vector_rank, 1 - d.distance AS vector_score,
     s.rank AS keyword_rank, s.score AS keyword_score
-  FROM dense_ranked d FULL JOIN sparse_ranked s ON s.id = d.id
+  FROM dense_ranked d FULL JOIN keyword s ON s.id = d.id
   ORDER BY fused_score DESC, id
   LIMIT $9)
 SELECT ${COLUMNS}, f.fused_score, f.vector_rank, f.vector_score, f.keyword_rank, f.keyword_score
