@@ -174,14 +174,15 @@ export function renderReport(
       '',
     );
     out.push(
-      '| row | off | on | loss | met | loss per pair | CPU/item off | CPU/item on |',
+      '| row | off | on | loss | met | loss per pair (median) | CPU/item off | CPU/item on |',
       '|---|---:|---:|---:|:---:|---|---:|---:|',
     );
     for (const [row, r] of Object.entries(tracing.rows)) {
       const cpu = (v: number | undefined) => (v === undefined ? '—' : `${v} µs`);
       out.push(
         `| ${row} | ${fmt(r.offPerSecond, '/s')} | ${fmt(r.onPerSecond, '/s')} | ${r.lossPercent}% | ` +
-          `${r.lossPercent < 10 ? 'yes' : 'no'} | ${(r.pairLossPercent ?? []).map((x) => `${x}%`).join(', ')} | ` +
+          `${r.lossPercent < 10 ? 'yes' : 'no'} | ${(r.pairLossPercent ?? []).map((x) => `${x}%`).join(', ')}` +
+          `${r.medianPairLossPercent === undefined ? '' : ` (${r.medianPairLossPercent}%)`} | ` +
           `${cpu(r.offCpuUsPerItem)} | ${cpu(r.onCpuUsPerItem)} |`,
       );
     }

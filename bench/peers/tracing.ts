@@ -84,6 +84,8 @@ export interface TracingResult {
       lossPercent: number;
       /** Per-pair losses (each on run against the off run next to it), to see the spread. */
       pairLossPercent: number[];
+      /** Their median: less moved by one run that a neighbour's load slowed down. */
+      medianPairLossPercent: number;
       offCpuUsPerItem: number;
       onCpuUsPerItem: number;
     }
@@ -101,6 +103,11 @@ export interface TracingOptions {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : round1((s[m - 1]! + s[m]!) / 2);
+};
 const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** Items a row handles (processing rows also submit them first: both sides' spans). */
@@ -180,6 +187,9 @@ export async function runTracingRows(
         offPerSecond,
         onPerSecond,
         lossPercent: round1((1 - onPerSecond / offPerSecond) * 100),
+        medianPairLossPercent: median(
+          r.on.map((x, k) => round1((1 - Number(x.perSecond) / Number(r.off[k]!.perSecond)) * 100)),
+        ),
         pairLossPercent: r.on.map((x, k) =>
           round1((1 - Number(x.perSecond) / Number(r.off[k]!.perSecond)) * 100),
         ),

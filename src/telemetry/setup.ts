@@ -64,6 +64,18 @@ const SELECTOR_ENV = {
 
 type Signal = keyof typeof SIGNAL_PATH;
 
+/**
+ * Spans the batch processor holds while an export is in flight, past which it drops them:
+ * `OTEL_BSP_MAX_QUEUE_SIZE`, else 16384. The SDK's 2048 is less than one `submitBatch` may
+ * start (up to 10,000 PRODUCER spans in one call), so bursts lost spans.
+ */
+export const DEFAULT_SPAN_QUEUE_SIZE = 16_384;
+
+function spanQueueSize(env: Record<string, string | undefined>): number {
+  const fromEnv = Number(nonEmpty(env.OTEL_BSP_MAX_QUEUE_SIZE));
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_SPAN_QUEUE_SIZE;
+}
+
 /** The OTLP/HTTP encodings animus exports with. */
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 
@@ -168,7 +180,11 @@ export async function initTelemetry(
       protocols.traces === 'http/json'
         ? await import('@opentelemetry/exporter-trace-otlp-http')
         : await import('@opentelemetry/exporter-trace-otlp-proto');
-    spanProcessors.push(new traceBase.BatchSpanProcessor(new OTLPTraceExporter(targets.traces)));
+    spanProcessors.push(
+      new traceBase.BatchSpanProcessor(new OTLPTraceExporter(targets.traces), {
+        maxQueueSize: spanQueueSize(env),
+      }),
+    );
   }
   const metricReaders = [];
   if (targets.metrics !== undefined) {

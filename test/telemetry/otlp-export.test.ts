@@ -269,4 +269,20 @@ describe('initTelemetry', () => {
     expect(Buffer.concat(metricExports.map((m) => m.raw)).includes('animus.work.transitions')).toBe(true);
     expect(JSON.stringify(logExports.map((l) => l.body))).toContain('proto log line');
   });
+  it('keeps a burst larger than the SDK default queue (2048): all 5000 spans of one go arrive', async () => {
+    for (const api of [trace, metrics, context, propagation, logs]) api.disable();
+    const from = received.length;
+    const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
+    const handle = await initTelemetry(config, {
+      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+    });
+    // One synchronous burst, as a 5000-item submitBatch makes: no export can run in between.
+    for (let i = 0; i < 5000; i++) startWorkSpan({ queue: 'burst_q', workType: 'burst' }).end();
+    await handle.shutdown();
+    const spans = received
+      .slice(from)
+      .filter((r) => r.path === '/v1/traces')
+      .flatMap((r) => protobufSpans(r.raw));
+    expect(spans.filter((x) => x.name === 'send burst_q')).toHaveLength(5000);
+  });
 });
