@@ -3,13 +3,16 @@
 // Runs against whichever pgmq the migrator installs in a scratch database (the extension
 // where the server offers it, else animus's compatible schema; ANIMUS_BENCH_PGMQ=compat or
 // extension forces one) and compares with the extension's reference figures on this machine.
+// Where the server runs on this host it also reads the CPU time its backends spent per cycle
+// (/proc/<pid>/stat): unlike rates, that barely moves with what else the machine is doing.
 // Writes bench/results/pgmq.json and bench/results/pgmq.md.
 //
 //   npx tsx bench/pgmq.ts      (ANIMUS_BENCH_DATABASE_URL, default the local animus_test server;
 //                               ANIMUS_BENCH_SECONDS per run, default 4; ANIMUS_BENCH_ROUNDS, default 3;
 //                               ANIMUS_BENCH_SYNCHRONOUS_COMMIT=off to take the disk out of the picture)
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +96,19 @@ interface Measured {
   /** Cycles (single) or messages (batch) per second, median of the rounds. */
   rate: number;
   rounds: number[];
+  /**
+   * Server CPU (user + system time of the connections' backends) per cycle (single) or per
+   * message (batch) in microseconds, median of the rounds; null when the server is not on this
+   * host.
+   */
+  serverCpuUs: number | null;
+  serverCpuRounds: (number | null)[];
+}
+
+/** One timed run. */
+interface Run {
+  rate: number;
+  serverCpuUs: number | null;
 }
 
 interface Result extends Scenario {
@@ -101,6 +117,8 @@ interface Result extends Scenario {
   plainSql: Measured;
   /** pgmq rate / plain SQL rate, measured side by side. */
   ratioToPlainSql: number;
+  /** pgmq server CPU / plain SQL server CPU per unit of work (below 1: pgmq costs the server less). */
+  cpuRatioToPlainSql: number | null;
   reference: number;
   /** pgmq rate / the extension's reference figure. */
   ratioToReference: number;
@@ -118,6 +136,32 @@ function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
+}
+
+/** Clock ticks per second for /proc/<pid>/stat times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds of server backends, or null when they are not readable here. */
+function backendCpuSeconds(pids: number[]): number | null {
+  let ticks = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+    // Fields after the parenthesised command name: state is the first, utime the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
 }
 
 const body = (i: number) => JSON.stringify({ id: i, kind: 'bench', payload: 'x'.repeat(64) });
@@ -153,20 +197,35 @@ async function worker(
   return done;
 }
 
-/** One timed run (after a warm-up) on a fresh queue; returns the rate. */
-async function runOnce(pool: pg.Pool, s: Scenario, target: 'pgmq' | 'plain', round: number): Promise<number> {
+/** One timed run (after a warm-up) on a fresh queue: the rate and the server CPU per unit. */
+async function runOnce(pool: pg.Pool, s: Scenario, target: 'pgmq' | 'plain', round: number): Promise<Run> {
   const queue = `bench_${target}_${s.name.replace('-', '_')}_${round}`;
   await pool.query('SELECT pgmq.create($1)', [queue]);
   const sql = target === 'pgmq' ? PGMQ : plainSql(queue);
   const clients = await Promise.all(Array.from({ length: s.connections }, () => pool.connect()));
   try {
+    const pids = await Promise.all(
+      clients.map(
+        async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
+      ),
+    );
     const warm = Date.now() + WARMUP_SECONDS * 1000;
     await Promise.all(clients.map((c) => worker(c, sql, queue, s.kind, warm)));
+    const cpuBefore = backendCpuSeconds(pids);
     const started = process.hrtime.bigint();
     const stopAt = Date.now() + SECONDS * 1000;
     const counts = await Promise.all(clients.map((c) => worker(c, sql, queue, s.kind, stopAt)));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return Math.round(counts.reduce((a, b) => a + b, 0) / seconds);
+    const cpuAfter = backendCpuSeconds(pids);
+    // Cycles (single) or messages (batch): each counts one archived message.
+    const done = counts.reduce((a, b) => a + b, 0);
+    return {
+      rate: Math.round(done / seconds),
+      serverCpuUs:
+        cpuBefore === null || cpuAfter === null || done === 0
+          ? null
+          : Number((((cpuAfter - cpuBefore) * 1e6) / done).toFixed(1)),
+    };
   } finally {
     for (const c of clients) c.release();
     await pool.query('SELECT pgmq.drop_queue($1)', [queue]);
@@ -175,25 +234,41 @@ async function runOnce(pool: pg.Pool, s: Scenario, target: 'pgmq' | 'plain', rou
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+function measured(runs: Run[]): Measured {
+  const cpu = runs.map((r) => r.serverCpuUs);
+  const known = cpu.filter((x): x is number => x !== null);
+  return {
+    rate: median(runs.map((r) => r.rate)),
+    rounds: runs.map((r) => r.rate),
+    serverCpuUs: known.length === cpu.length && known.length > 0 ? median(known) : null,
+    serverCpuRounds: cpu,
+  };
+}
+
 /** Alternates pgmq and plain-SQL runs so machine load drifts over both alike. */
 async function runScenario(pool: pg.Pool, s: Scenario): Promise<Result> {
-  const viaPgmq: number[] = [];
-  const viaSql: number[] = [];
+  const viaPgmq: Run[] = [];
+  const viaSql: Run[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order: ('pgmq' | 'plain')[] = round % 2 === 0 ? ['pgmq', 'plain'] : ['plain', 'pgmq'];
     for (const target of order) {
       (target === 'pgmq' ? viaPgmq : viaSql).push(await runOnce(pool, s, target, round));
     }
   }
-  const rate = median(viaPgmq);
-  const floor = median(viaSql);
+  const pgmq = measured(viaPgmq);
+  const plain = measured(viaSql);
+  const rate = pgmq.rate;
   const reference = REFERENCE[s.name] ?? Number.NaN;
   return {
     ...s,
     unit: s.kind === 'single' ? 'cycles/s' : 'messages/s',
-    pgmq: { rate, rounds: viaPgmq },
-    plainSql: { rate: floor, rounds: viaSql },
-    ratioToPlainSql: Number((rate / floor).toFixed(2)),
+    pgmq,
+    plainSql: plain,
+    ratioToPlainSql: Number((rate / plain.rate).toFixed(2)),
+    cpuRatioToPlainSql:
+      pgmq.serverCpuUs === null || plain.serverCpuUs === null
+        ? null
+        : Number((pgmq.serverCpuUs / plain.serverCpuUs).toFixed(2)),
     reference,
     ratioToReference: Number((rate / reference).toFixed(2)),
   };
@@ -221,7 +296,7 @@ function report(meta: Record<string, unknown>, results: Result[]): string {
     '# pgmq benchmark',
     '',
     `${String(meta.pgmq)} on PostgreSQL ${String(meta.server)}, ${String(meta.cores)} cores, load average ` +
-      `${String(meta.loadAverage)} at start; ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, median of ` +
+      `${String(meta.loadAverage)} at start, ${String(meta.loadAverageEnd)} at the end; ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, median of ` +
       `${ROUNDS} rounds, synchronous_commit=${SYNC_COMMIT} (${String(meta.date)}).`,
     '',
     'Single: each connection loops send → read(qty 1) → archive, one message per statement, each its own',
@@ -239,7 +314,27 @@ function report(meta: Record<string, unknown>, results: Result[]): string {
         `${n(r.reference)} | ${pct(r.ratioToReference)} |`,
     ),
     '',
+    ...cpuTable(results),
   ].join('\n');
+}
+
+/** The server-CPU table, when the backends' CPU time could be read. */
+function cpuTable(results: Result[]): string[] {
+  if (results.some((r) => r.cpuRatioToPlainSql === null)) return [];
+  return [
+    "Server CPU: user + system time of the connections' backends (from /proc, the server being on this",
+    'host) per cycle (single) or per message (batch), median of the rounds. It depends far less on what',
+    'else the machine runs than the rates do.',
+    '',
+    '| scenario | connections | pgmq µs | plain SQL µs | pgmq / plain SQL |',
+    '|---|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.kind} | ${r.connections} | ${r.pgmq.serverCpuUs} | ${r.plainSql.serverCpuUs} | ` +
+        `${Math.round(r.cpuRatioToPlainSql! * 100)}% |`,
+    ),
+    '',
+  ];
 }
 
 async function main(): Promise<void> {
@@ -279,13 +374,24 @@ async function main(): Promise<void> {
       results.push(r);
       console.log(
         `${s.name.padEnd(9)} pgmq ${String(r.pgmq.rate).padStart(6)} ${r.unit}, plain SQL ${String(r.plainSql.rate).padStart(6)} ` +
-          `(${Math.round(r.ratioToPlainSql * 100)}%), extension reference ${r.reference} (${Math.round(r.ratioToReference * 100)}%)`,
+          `(${Math.round(r.ratioToPlainSql * 100)}%), extension reference ${r.reference} (${Math.round(r.ratioToReference * 100)}%)` +
+          (r.cpuRatioToPlainSql === null
+            ? ''
+            : `; server CPU ${r.pgmq.serverCpuUs} vs ${r.plainSql.serverCpuUs} µs (${Math.round(r.cpuRatioToPlainSql * 100)}%)`),
       );
     }
+    const end = {
+      loadAverageEnd: loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' '),
+    };
     const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, `${OUTPUT}.json`), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
-    writeFileSync(join(outDir, `${OUTPUT}.md`), report(meta, results));
+    writeFileSync(
+      join(outDir, `${OUTPUT}.json`),
+      `${JSON.stringify({ ...meta, ...end, results }, null, 2)}\n`,
+    );
+    writeFileSync(join(outDir, `${OUTPUT}.md`), report({ ...meta, ...end }, results));
   } finally {
     await pool.end();
     const drop = new pg.Client({ connectionString: SERVER });
