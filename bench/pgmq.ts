@@ -4,7 +4,8 @@
 // where the server offers it, else animus's compatible schema; ANIMUS_BENCH_PGMQ=compat or
 // extension forces one) and compares with the extension's reference figures on this machine.
 // Where the server runs on this host it also reads the CPU time its backends spent per cycle
-// (/proc/<pid>/stat): unlike rates, that barely moves with what else the machine is doing.
+// (/proc/<pid>/stat): it leaves out waiting (for the disk, for locks, for a free CPU), so it
+// moves less with what else the machine is doing than the rates do.
 // Writes bench/results/pgmq.json and bench/results/pgmq.md.
 //
 //   npx tsx bench/pgmq.ts      (ANIMUS_BENCH_DATABASE_URL, default the local animus_test server;
@@ -303,7 +304,9 @@ function report(meta: Record<string, unknown>, results: Result[]): string {
     `transaction. Batch: send_batch(${BATCH}) → read(qty ${BATCH}) → archive(ids[]). "Plain SQL" runs the same`,
     "statements directly on the queue's tables (no function, no name check, no dynamic SQL), alternating with",
     'the pgmq runs, so its ratio shows the cost of the function layer independent of machine load. The',
-    "reference column is the extension's figure for this machine from issue 3.",
+    "reference column is the extension's figure for this machine from issue 3. Plain SQL is parsed and planned",
+    "on every call, as a client's unnamed statements are; animus's compatible schema keeps a plan per queue",
+    'and session (migration 0005), so it can come out ahead.',
     '',
     ...commitNote(results),
     '| scenario | connections | pgmq | plain SQL | pgmq / plain SQL | extension reference | pgmq / reference |',
@@ -323,8 +326,9 @@ function cpuTable(results: Result[]): string[] {
   if (results.some((r) => r.cpuRatioToPlainSql === null)) return [];
   return [
     "Server CPU: user + system time of the connections' backends (from /proc, the server being on this",
-    'host) per cycle (single) or per message (batch), median of the rounds. It depends far less on what',
-    'else the machine runs than the rates do.',
+    'host) per cycle (single) or per message (batch), median of the rounds. It leaves out waiting (for the',
+    'disk, for locks, for a free CPU), so it moves less with machine load than the rates, though contention',
+    'still inflates it.',
     '',
     '| scenario | connections | pgmq µs | plain SQL µs | pgmq / plain SQL |',
     '|---|---:|---:|---:|---:|',
