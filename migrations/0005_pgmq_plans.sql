@@ -1,13 +1,15 @@
--- animus:pgmq
 -- Cached plans for animus's compatible pgmq schema (0002). Each queue gets its own small
 -- plpgsql functions whose SQL names that queue's tables statically, so a session plans each
 -- statement once and reuses the plan, instead of building, parsing and planning dynamic SQL on
 -- every call. The public functions keep their signatures, defaults and behaviour: they check
 -- the name, find the queue's function and call it; a queue without them (one whose function
 -- names would not fit in an identifier, or that does not exist) takes 0002's dynamic path, so
--- errors stay as they were. Where the server offers the real extension the migrator runs
--- `CREATE EXTENSION IF NOT EXISTS pgmq` instead of this file (already installed: a no-op), and
--- if schema pgmq is not animus's this file changes nothing.
+-- errors stay as they were.
+-- No `-- animus:pgmq` directive: that one decides by what the server offers, and a database
+-- holding the compatible schema on a server that later offers the extension would get
+-- `CREATE EXTENSION pgmq` over animus's schema. This file follows what 0002 installed instead:
+-- it changes animus's compatible schema and nothing else (the guard below), so where the real
+-- extension is installed it does nothing.
 --
 -- Per-queue functions, for queue table q_<name> (lower case), all in schema pgmq:
 --   _send_q_<name>(msg, headers, visible_at)          _sendbatch_q_<name>(msgs, headers, visible_at)
