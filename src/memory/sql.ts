@@ -75,7 +75,13 @@ q AS MATERIALIZED (
   SELECT array_agg(lexeme ORDER BY lexeme) AS lexemes,
     array_agg(idf ORDER BY lexeme) AS idfs,
     animus_lexemes_tsquery(array_agg(lexeme)) AS every,
-    animus_lexemes_tsquery(array_agg(lexeme) FILTER (WHERE selects)) AS selecting,
+    CASE WHEN min(df) > ${p.budget}::bigint AND count(*) > 1
+      -- Even the rarest lexeme is in more memories than the budget: candidates must also
+      -- hold another query lexeme (a memory sharing one common word scores low anyway).
+      THEN animus_lexemes_tsquery((array_agg(lexeme ORDER BY df, lexeme))[1:1])
+        && animus_lexemes_tsquery((array_agg(lexeme ORDER BY df, lexeme))[2:])
+      ELSE animus_lexemes_tsquery(array_agg(lexeme) FILTER (WHERE selects))
+    END AS selecting,
     animus_bm25_avgdl() AS avgdl
   FROM terms),
 keyword_parts AS (
