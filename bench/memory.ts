@@ -149,10 +149,6 @@ async function runSize(size: number): Promise<Record<string, unknown>> {
       lat.hybrid.push(
         (await timed(() => store.hybridSearch({ text: q.text, embedding: q.embedding, limit: 10 }))).ms,
       );
-      if (qi < 50) {
-        lat.keyword_exhaustive.push((await timed(() => exhaustive.textSearch(q.text, { limit: 10 }))).ms);
-        lat.keyword_ts_rank.push((await timed(() => tsRank.textSearch(q.text, { limit: 10 }))).ms);
-      }
       if (qi < 100) {
         const vec = pgvector.toSql(q.embedding);
         const exact = (await pool.query<{ id: string }>(EXACT, [vec, null, 10])).rows.map((r) => r.id);
@@ -172,6 +168,12 @@ async function runSize(size: number): Promise<Record<string, unknown>> {
           ),
         );
       }
+    }
+    // After the main loop, so the exhaustive scans (half the corpus each) do not evict the
+    // pages the default searches use.
+    for (const q of queries.slice(0, 50)) {
+      lat.keyword_exhaustive.push((await timed(() => exhaustive.textSearch(q.text, { limit: 10 }))).ms);
+      lat.keyword_ts_rank.push((await timed(() => tsRank.textSearch(q.text, { limit: 10 }))).ms);
     }
     const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / xs.length, 4);
     result.latency = {
