@@ -46,11 +46,12 @@ export type KeywordRanking = 'bm25' | 'ts_rank';
  * the query's lexemes with their BM25 weights from the write-maintained statistics
  * (`animus_bm25_terms`), then the best `n` candidates (rows holding a selecting lexeme, found
  * through the GIN index) scored over every query lexeme, then — only when the candidates are
- * fewer than `n` — the best of the other rows holding any query lexeme, ranked after them, so
- * OR semantics still give `n` rows when that many match. The second branch of the UNION ALL
- * runs only when the first ends short (the LIMIT stops pulling rows). Parameters: text,
- * candidate budget (NULL = every matching row), `n`, then k1 and b (BM25) or the
- * normalisation bits (ts_rank).
+ * fewer than `fill` — the best `fill` of the other rows holding any query lexeme, ranked
+ * after them, so OR semantics still give `fill` rows when that many match. The fill-up scan
+ * is skipped outright (a one-time filter) when the candidates suffice: it ranks every match,
+ * so hybrid search fills up to its `limit`, not to its (larger) `candidates`. Parameters:
+ * text, candidate budget (NULL = every matching row), `n`, `fill` (≤ n), then k1 and b
+ * (BM25) or the normalisation bits (ts_rank).
  *
  * BM25: Σ idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · dl / avgdl)), where tf is the number
  * of positions of the lexeme in the memory's tsvector (found by marking the query's lexemes
@@ -59,7 +60,7 @@ export type KeywordRanking = 'bm25' | 'ts_rank';
  */
 function keywordCtes(
   ranking: KeywordRanking,
-  p: { text: string; budget: string; n: string; a: string; b?: string },
+  p: { text: string; budget: string; n: string; fill: string; a: string; b?: string },
 ): string {
   // BM25: one scalar subquery per candidate over its (few) query lexemes; a lexeme's idf is
   // found by its position in the sorted lexeme array (no join per row).
@@ -84,19 +85,22 @@ q AS MATERIALIZED (
     END AS selecting,
     animus_bm25_avgdl() AS avgdl
   FROM terms),
-keyword_parts AS (
-  (SELECT m.id, ${score} AS score, 1 AS part
-    FROM memories m CROSS JOIN q
-    WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
-    ORDER BY 2 DESC, 1 LIMIT ${p.n})
-  UNION ALL
-  (SELECT m.id, ${score} AS score, 2 AS part
-    FROM memories m CROSS JOIN q
-    WHERE m.tsv @@ (SELECT every FROM q) AND NOT m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
-    ORDER BY 2 DESC, 1 LIMIT ${p.n})
-  LIMIT ${p.n}),
+keyword_candidates AS MATERIALIZED (
+  SELECT m.id, ${score} AS score
+  FROM memories m CROSS JOIN q
+  WHERE m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
+  ORDER BY 2 DESC, 1 LIMIT ${p.n}),
+keyword_fill AS (
+  SELECT m.id, ${score} AS score
+  FROM memories m CROSS JOIN q
+  WHERE (SELECT count(*) FROM keyword_candidates) < ${p.fill}
+    AND m.tsv @@ (SELECT every FROM q) AND NOT m.tsv @@ (SELECT selecting FROM q) AND ${FILTERS}
+  ORDER BY 2 DESC, 1 LIMIT ${p.fill}),
 keyword AS MATERIALIZED (
-  SELECT id, score, row_number() OVER (ORDER BY part, score DESC, id) AS rank FROM keyword_parts)`;
+  SELECT id, score, row_number() OVER (ORDER BY part, score DESC, id) AS rank
+  FROM (SELECT id, score, 1 AS part FROM keyword_candidates
+        UNION ALL SELECT id, score, 2 AS part FROM keyword_fill) AS parts
+  ORDER BY rank LIMIT ${p.n})`;
 }
 
 /**
@@ -104,7 +108,7 @@ keyword AS MATERIALIZED (
  * $9/$10 k1 and b (BM25) or $9 normalisation (ts_rank).
  */
 export function textSearch(ranking: KeywordRanking): string {
-  return `WITH ${keywordCtes(ranking, { text: '$6', budget: '$8', n: '$7', a: '$9', b: '$10' })}
+  return `WITH ${keywordCtes(ranking, { text: '$6', budget: '$8', n: '$7', fill: '$7', a: '$9', b: '$10' })}
 SELECT ${COLUMNS}, k.score
 FROM keyword k JOIN memories m ON m.id = k.id
 ORDER BY k.rank`;
@@ -125,7 +129,7 @@ export function hybridSearch(ranking: KeywordRanking): string {
   LIMIT $8),
 dense_ranked AS (
   SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM dense),
-${keywordCtes(ranking, { text: '$7', budget: '$13', n: '$8', a: '$14', b: '$15' })},
+${keywordCtes(ranking, { text: '$7', budget: '$13', n: '$8', fill: '$9', a: '$14', b: '$15' })},
 fused AS (
   SELECT coalesce(d.id, s.id) AS id,
     coalesce($10::float8 / ($12::float8 + d.rank), 0) + coalesce($11::float8 / ($12::float8 + s.rank), 0) AS fused_score,
