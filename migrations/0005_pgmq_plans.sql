@@ -4,7 +4,8 @@
 -- every call. The public functions keep their signatures, defaults and behaviour: they check
 -- the name, find the queue's function and call it; a queue without them (one whose function
 -- names would not fit in an identifier, or that does not exist) takes 0002's dynamic path, so
--- errors stay as they were.
+-- errors stay as they were: 0002's read, pop, set_vt, archive, delete and _animus_send_batch
+-- are kept, renamed `_animus_<name>_dynamic`, and the new functions call them for it.
 -- No `-- animus:pgmq` directive: that one decides by what the server offers, and a database
 -- holding the compatible schema on a server that later offers the extension would get
 -- `CREATE EXTENSION pgmq` over animus's schema. This file follows what 0002 installed instead:
@@ -394,8 +395,9 @@ BEGIN
   $fn$
   $ddl$;
 
+  ALTER FUNCTION pgmq._animus_send_batch(text, jsonb[], jsonb[], timestamptz) RENAME TO _animus_send_batch_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq._animus_send_batch(
+  CREATE FUNCTION pgmq._animus_send_batch(
     queue_name text, msgs jsonb[], headers jsonb[], visible_at timestamptz
   ) RETURNS SETOF bigint
   LANGUAGE plpgsql AS $fn$
@@ -404,26 +406,17 @@ BEGIN
   BEGIN
     IF fn IS NOT NULL THEN
       RETURN QUERY EXECUTE 'SELECT * FROM ' || fn || '($1, $2, $3)' USING msgs, headers, visible_at;
-      RETURN;
+    ELSE
+      RETURN QUERY SELECT * FROM pgmq._animus_send_batch_dynamic(queue_name, msgs, headers, visible_at);
     END IF;
-    IF headers IS NOT NULL AND cardinality(headers) <> cardinality(msgs) THEN
-      RAISE EXCEPTION 'headers: % entries for % messages; pass one per message, or none',
-        cardinality(headers), cardinality(msgs) USING ERRCODE = '22023';
-    END IF;
-    RETURN QUERY EXECUTE format(
-      'INSERT INTO pgmq.%I (vt, message, headers)
-       SELECT $1, m.msg, m.hdr FROM unnest($2::jsonb[], $3::jsonb[]) WITH ORDINALITY AS m (msg, hdr, n)
-       ORDER BY m.n
-       RETURNING msg_id',
-      pgmq.format_table_name(queue_name, 'q'))
-    USING visible_at, msgs, headers;
   END
   $fn$
   $ddl$;
 
   -- Reading.
+  ALTER FUNCTION pgmq.read(text, integer, integer, jsonb) RENAME TO _animus_read_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.read(queue_name text, vt integer, qty integer, conditional jsonb DEFAULT '{}')
+  CREATE FUNCTION pgmq.read(queue_name text, vt integer, qty integer, conditional jsonb DEFAULT '{}')
   RETURNS SETOF pgmq.message_record
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -431,30 +424,16 @@ BEGIN
   BEGIN
     IF fn IS NOT NULL THEN
       RETURN QUERY EXECUTE 'SELECT * FROM ' || fn || '($1, $2, $3)' USING vt, qty, conditional;
-      RETURN;
+    ELSE
+      RETURN QUERY SELECT * FROM pgmq._animus_read_dynamic(queue_name, vt, qty, conditional);
     END IF;
-    RETURN QUERY EXECUTE format(
-      'WITH picked AS (
-         SELECT msg_id FROM pgmq.%1$I
-         WHERE vt <= clock_timestamp() AND ($3 = ''{}''::jsonb OR message @> $3)
-         ORDER BY msg_id
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED)
-       UPDATE pgmq.%1$I AS q
-       SET vt = clock_timestamp() + make_interval(secs => $1),
-           read_ct = q.read_ct + 1,
-           last_read_at = clock_timestamp()
-       FROM picked
-       WHERE q.msg_id = picked.msg_id
-       RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.last_read_at, q.vt, q.message, q.headers',
-      pgmq.format_table_name(queue_name, 'q'))
-    USING vt, qty, coalesce(conditional, '{}'::jsonb);
   END
   $fn$
   $ddl$;
 
+  ALTER FUNCTION pgmq.pop(text, integer) RENAME TO _animus_pop_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.pop(queue_name text, qty integer DEFAULT 1)
+  CREATE FUNCTION pgmq.pop(queue_name text, qty integer DEFAULT 1)
   RETURNS SETOF pgmq.message_record
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -462,27 +441,16 @@ BEGIN
   BEGIN
     IF fn IS NOT NULL THEN
       RETURN QUERY EXECUTE 'SELECT * FROM ' || fn || '($1)' USING qty;
-      RETURN;
+    ELSE
+      RETURN QUERY SELECT * FROM pgmq._animus_pop_dynamic(queue_name, qty);
     END IF;
-    RETURN QUERY EXECUTE format(
-      'WITH picked AS (
-         SELECT msg_id FROM pgmq.%1$I
-         WHERE vt <= clock_timestamp()
-         ORDER BY msg_id
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED)
-       DELETE FROM pgmq.%1$I AS q
-       USING picked
-       WHERE q.msg_id = picked.msg_id
-       RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.last_read_at, q.vt, q.message, q.headers',
-      pgmq.format_table_name(queue_name, 'q'))
-    USING qty;
   END
   $fn$
   $ddl$;
 
+  ALTER FUNCTION pgmq.set_vt(text, bigint, integer) RENAME TO _animus_set_vt_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.set_vt(queue_name text, msg_id bigint, vt integer)
+  CREATE FUNCTION pgmq.set_vt(queue_name text, msg_id bigint, vt integer)
   RETURNS SETOF pgmq.message_record
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -490,105 +458,76 @@ BEGIN
   BEGIN
     IF fn IS NOT NULL THEN
       RETURN QUERY EXECUTE 'SELECT * FROM ' || fn || '($1, $2)' USING msg_id, vt;
-      RETURN;
+    ELSE
+      RETURN QUERY SELECT * FROM pgmq._animus_set_vt_dynamic(queue_name, msg_id, vt);
     END IF;
-    RETURN QUERY EXECUTE format(
-      'UPDATE pgmq.%I AS q
-       SET vt = clock_timestamp() + make_interval(secs => $2)
-       WHERE q.msg_id = $1
-       RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.last_read_at, q.vt, q.message, q.headers',
-      pgmq.format_table_name(queue_name, 'q'))
-    USING msg_id, vt;
   END
   $fn$
   $ddl$;
 
   -- Settling.
+  ALTER FUNCTION pgmq.archive(text, bigint[]) RENAME TO _animus_archive_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.archive(queue_name text, msg_ids bigint[]) RETURNS SETOF bigint
+  CREATE FUNCTION pgmq.archive(queue_name text, msg_ids bigint[]) RETURNS SETOF bigint
   LANGUAGE plpgsql AS $fn$
   DECLARE
     fn text := pgmq._animus_queue_function('archivemany', queue_name);
   BEGIN
     IF fn IS NOT NULL THEN
       RETURN QUERY EXECUTE 'SELECT * FROM ' || fn || '($1)' USING msg_ids;
-      RETURN;
+    ELSE
+      RETURN QUERY SELECT * FROM pgmq._animus_archive_dynamic(queue_name, msg_ids);
     END IF;
-    RETURN QUERY EXECUTE format(
-      'WITH moved AS (
-         DELETE FROM pgmq.%I WHERE msg_id = ANY ($1)
-         RETURNING msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers)
-       INSERT INTO pgmq.%I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers)
-       SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers FROM moved
-       RETURNING msg_id',
-      pgmq.format_table_name(queue_name, 'q'), pgmq.format_table_name(queue_name, 'a'))
-    USING msg_ids;
   END
   $fn$
   $ddl$;
 
+  ALTER FUNCTION pgmq.archive(text, bigint) RENAME TO _animus_archive_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.archive(queue_name text, msg_id bigint) RETURNS boolean
+  CREATE FUNCTION pgmq.archive(queue_name text, msg_id bigint) RETURNS boolean
   LANGUAGE plpgsql AS $fn$
   DECLARE
     fn text := pgmq._animus_queue_function('archive', queue_name);
-    moved bigint;
     ok boolean;
   BEGIN
-    IF fn IS NOT NULL THEN
-      EXECUTE 'SELECT ' || fn || '($1)' INTO ok USING msg_id;
-      RETURN ok;
+    IF fn IS NULL THEN
+      RETURN pgmq._animus_archive_dynamic(queue_name, msg_id);
     END IF;
-    EXECUTE format(
-      'WITH moved AS (
-         DELETE FROM pgmq.%I WHERE msg_id = $1
-         RETURNING msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers)
-       INSERT INTO pgmq.%I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers)
-       SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers FROM moved
-       RETURNING msg_id',
-      pgmq.format_table_name(queue_name, 'q'), pgmq.format_table_name(queue_name, 'a'))
-    INTO moved
-    USING msg_id;
-    RETURN moved IS NOT NULL;
+    EXECUTE 'SELECT ' || fn || '($1)' INTO ok USING msg_id;
+    RETURN ok;
   END
   $fn$
   $ddl$;
 
+  ALTER FUNCTION pgmq.delete(text, bigint[]) RENAME TO _animus_delete_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.delete(queue_name text, msg_ids bigint[]) RETURNS SETOF bigint
+  CREATE FUNCTION pgmq.delete(queue_name text, msg_ids bigint[]) RETURNS SETOF bigint
   LANGUAGE plpgsql AS $fn$
   DECLARE
     fn text := pgmq._animus_queue_function('deletemany', queue_name);
   BEGIN
     IF fn IS NOT NULL THEN
       RETURN QUERY EXECUTE 'SELECT * FROM ' || fn || '($1)' USING msg_ids;
-      RETURN;
+    ELSE
+      RETURN QUERY SELECT * FROM pgmq._animus_delete_dynamic(queue_name, msg_ids);
     END IF;
-    RETURN QUERY EXECUTE format(
-      'DELETE FROM pgmq.%I WHERE msg_id = ANY ($1) RETURNING msg_id',
-      pgmq.format_table_name(queue_name, 'q'))
-    USING msg_ids;
   END
   $fn$
   $ddl$;
 
+  ALTER FUNCTION pgmq.delete(text, bigint) RENAME TO _animus_delete_dynamic;
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq.delete(queue_name text, msg_id bigint) RETURNS boolean
+  CREATE FUNCTION pgmq.delete(queue_name text, msg_id bigint) RETURNS boolean
   LANGUAGE plpgsql AS $fn$
   DECLARE
     fn text := pgmq._animus_queue_function('delete', queue_name);
-    gone bigint;
     ok boolean;
   BEGIN
-    IF fn IS NOT NULL THEN
-      EXECUTE 'SELECT ' || fn || '($1)' INTO ok USING msg_id;
-      RETURN ok;
+    IF fn IS NULL THEN
+      RETURN pgmq._animus_delete_dynamic(queue_name, msg_id);
     END IF;
-    EXECUTE format('DELETE FROM pgmq.%I WHERE msg_id = $1 RETURNING msg_id',
-                   pgmq.format_table_name(queue_name, 'q'))
-    INTO gone
-    USING msg_id;
-    RETURN gone IS NOT NULL;
+    EXECUTE 'SELECT ' || fn || '($1)' INTO ok USING msg_id;
+    RETURN ok;
   END
   $fn$
   $ddl$;
