@@ -222,46 +222,25 @@ BEGIN
 
   -- Queue management: create makes the functions with the tables, drop_queue drops them.
   EXECUTE $ddl$
-  CREATE OR REPLACE FUNCTION pgmq._animus_create(queue_name text, unlogged boolean) RETURNS void
+  CREATE FUNCTION pgmq._animus_create_queue(queue_name text, unlogged boolean) RETURNS void
   LANGUAGE plpgsql AS $fn$
-  DECLARE
-    qtable text := pgmq.format_table_name(queue_name, 'q');
-    atable text := pgmq.format_table_name(queue_name, 'a');
   BEGIN
-    -- Two sessions creating the same queue at once would race on the catalog.
-    PERFORM pg_advisory_xact_lock(hashtext('pgmq.create'), hashtext(qtable));
-    EXECUTE format(
-      'CREATE %s TABLE IF NOT EXISTS pgmq.%I (
-         msg_id       bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
-         read_ct      integer NOT NULL DEFAULT 0,
-         enqueued_at  timestamptz NOT NULL DEFAULT now(),
-         last_read_at timestamptz,
-         vt           timestamptz NOT NULL,
-         message      jsonb,
-         headers      jsonb)',
-      CASE WHEN unlogged THEN 'UNLOGGED' ELSE '' END, qtable);
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (vt)', qtable || '_vt_idx', qtable);
-    EXECUTE format(
-      'CREATE TABLE IF NOT EXISTS pgmq.%I (
-         msg_id       bigint PRIMARY KEY,
-         read_ct      integer NOT NULL DEFAULT 0,
-         enqueued_at  timestamptz NOT NULL DEFAULT now(),
-         last_read_at timestamptz,
-         archived_at  timestamptz NOT NULL DEFAULT now(),
-         vt           timestamptz NOT NULL,
-         message      jsonb,
-         headers      jsonb)',
-      atable);
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (archived_at)',
-                   'archived_at_idx_' || substr(qtable, 3), atable);
-    -- Table names are case-folded, so 'Jobs' and 'jobs' are one queue: record it once.
-    IF NOT EXISTS (SELECT 1 FROM pgmq.meta m WHERE lower(m.queue_name) = lower(_animus_create.queue_name)) THEN
-      INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
-      VALUES (_animus_create.queue_name, false, unlogged);
-    END IF;
+    PERFORM pgmq._animus_create(queue_name, unlogged);
     PERFORM pgmq._animus_create_queue_functions(queue_name);
   END
   $fn$
+  $ddl$;
+  EXECUTE $ddl$
+  CREATE OR REPLACE FUNCTION pgmq.create(queue_name text) RETURNS void
+  LANGUAGE sql AS $fn$ SELECT pgmq._animus_create_queue(queue_name, false) $fn$
+  $ddl$;
+  EXECUTE $ddl$
+  CREATE OR REPLACE FUNCTION pgmq.create_non_partitioned(queue_name text) RETURNS void
+  LANGUAGE sql AS $fn$ SELECT pgmq._animus_create_queue(queue_name, false) $fn$
+  $ddl$;
+  EXECUTE $ddl$
+  CREATE OR REPLACE FUNCTION pgmq.create_unlogged(queue_name text) RETURNS void
+  LANGUAGE sql AS $fn$ SELECT pgmq._animus_create_queue(queue_name, true) $fn$
   $ddl$;
 
   EXECUTE $ddl$
