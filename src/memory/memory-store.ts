@@ -85,6 +85,9 @@ export class MemoryStore {
   readonly #normalization: number;
   readonly #insertChunk: number;
   readonly #ranking: KeywordRanking;
+  /** The keyword and hybrid statements for that ranking, built once. */
+  readonly #textSql: string;
+  readonly #hybridSql: string;
   readonly #bm25: Bm25Parameters;
   readonly #budget: number | null;
   /** Pooled clients whose session already carries the search settings. */
@@ -103,6 +106,8 @@ export class MemoryStore {
     this.#normalization = options.rankNormalization ?? 1;
     this.#insertChunk = options.insertChunk ?? 1000;
     this.#ranking = options.keywordRanking ?? 'bm25';
+    this.#textSql = SQL.textSearch(this.#ranking);
+    this.#hybridSql = SQL.hybridSearch(this.#ranking);
     this.#bm25 = checkBm25({ ...DEFAULT_BM25, ...options.bm25 });
     const budget =
       options.keywordCandidates === undefined ? DEFAULT_KEYWORD_CANDIDATES : options.keywordCandidates;
@@ -262,7 +267,7 @@ export class MemoryStore {
         // One statement: the bounded candidates' ranking, filled up from every other match
         // when it holds fewer than `limit` rows (see SQL.textSearch).
         const rows = await this.#searchQuery<MemoryRow & { score: number }>(
-          SQL.textSearch(this.#ranking),
+          this.#textSql,
           [...filterParams(filters), query, limit, this.#budget, ...this.#rankingParams()],
           options.tx,
         );
@@ -312,7 +317,7 @@ export class MemoryStore {
           keyword_score: number | null;
         };
         const rows = await this.#searchQuery<Row>(
-          SQL.hybridSearch(this.#ranking),
+          this.#hybridSql,
           [
             ...filterParams(filters),
             pgvector.toSql(v),

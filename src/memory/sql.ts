@@ -143,12 +143,6 @@ FROM fused f JOIN memories m ON m.id = f.id
 ORDER BY f.fused_score DESC, m.id`;
 }
 
-/** The BM25 statistics summed over slots (for health and tests). */
-export const BM25_STATS = `SELECT
-  (SELECT coalesce(sum(documents), 0) FROM memory_corpus_stats)::bigint AS documents,
-  (SELECT coalesce(sum(lexemes), 0) FROM memory_corpus_stats)::bigint AS lexemes,
-  (SELECT count(*) FROM (SELECT 1 FROM memory_lexeme_stats GROUP BY lexeme HAVING sum(documents) <> 0) x)::bigint AS distinct_lexemes`;
-
 /** Count of memories matching the filters. */
 export const COUNT = `SELECT count(*)::bigint AS n FROM memories m WHERE ${FILTERS}`;
 
