@@ -172,5 +172,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   FROM memory_corpus_stats
 $$;
 
--- ANALYZE-based candidate bounding is replaced by the exact statistics above.
+-- ANALYZE-based candidate bounding is replaced by the exact statistics above, and the OR
+-- query by animus_lexemes_tsquery over the lexemes animus_bm25_terms already found.
 DROP FUNCTION animus_rare_tsquery(text, float8, int);
+DROP FUNCTION animus_or_tsquery(text);
