@@ -2,16 +2,17 @@
 // embed only the new ones (before any write), insert them in chunks inside one transaction
 // (the caller's or our own), and report { id, created } per entry in input order.
 import type pg from 'pg';
-import pgvector from 'pgvector';
 import { contentHash, identityKey } from './rows.js';
 import * as SQL from './sql.js';
 import type { Queryable, StoredMemory } from './types.js';
 import type { CheckedEntry } from './validate.js';
+import { type VectorOid, vectorArrayParam } from './vector-wire.js';
 
 /** What the bulk store needs from its MemoryStore. */
 export interface StoreDeps {
   pool: pg.Pool;
   insertChunk: number;
+  vectorOid: VectorOid;
   embedTexts(texts: string[]): Promise<number[][]>;
 }
 
@@ -45,6 +46,7 @@ export async function storeEntries(
 
   const created = new Map<string, string>();
   const insert = async (q: Queryable): Promise<void> => {
+    const oid = await deps.vectorOid.get(q);
     for (let at = 0; at < todo.length; at += deps.insertChunk) {
       const chunk = todo.slice(at, at + deps.insertChunk);
       const { rows } = await q.query<{
@@ -58,7 +60,10 @@ export async function storeEntries(
         chunk.map((i) => checked[i]!.source),
         chunk.map((i) => JSON.stringify(checked[i]!.metadata)),
         chunk.map((i) => hashes[i]),
-        chunk.map((i) => pgvector.toSql(checked[i]!.embedding ?? vectors.get(i)!) as string),
+        vectorArrayParam(
+          chunk.map((i) => checked[i]!.embedding ?? vectors.get(i)!),
+          oid,
+        ),
       ]);
       for (const r of rows) created.set(identityKey(r.hash, r.memory_type, r.source), r.id);
     }
@@ -74,8 +79,13 @@ export async function storeEntries(
     }
   };
   if (todo.length > 0) {
-    if (tx !== undefined) await insert(tx);
-    else await inTransaction(deps.pool, insert);
+    try {
+      if (tx !== undefined) await insert(tx);
+      else await inTransaction(deps.pool, insert);
+    } catch (err) {
+      deps.vectorOid.forget(); // a stale oid heals on the next call
+      throw err;
+    }
   }
   return keys.map((k, i) => {
     const createdId = created.get(k);

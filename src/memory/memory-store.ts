@@ -10,6 +10,7 @@ import { defaultFusion } from './fusion.js';
 import { storeEntries } from './bulk-store.js';
 import { contentHash, filterParams, type MemoryRow, toMemory } from './rows.js';
 import * as SQL from './sql.js';
+import { VectorOid, vectorParam } from './vector-wire.js';
 import type { KeywordRanking } from './sql.js';
 import type {
   Bm25Parameters,
@@ -84,6 +85,7 @@ export class MemoryStore {
   readonly #efSearch: number;
   readonly #normalization: number;
   readonly #insertChunk: number;
+  readonly #vectorOid = new VectorOid();
   readonly #ranking: KeywordRanking;
   /** The keyword and hybrid statements for that ranking, built once. */
   readonly #textSql: string;
@@ -190,7 +192,12 @@ export class MemoryStore {
     if (checked.length === 0) return [];
     return this.#span('create_memory', { 'animus.memory.count': checked.length }, () =>
       storeEntries(
-        { pool: this.pool, insertChunk: this.#insertChunk, embedTexts: (texts) => this.embedTexts(texts) },
+        {
+          pool: this.pool,
+          insertChunk: this.#insertChunk,
+          vectorOid: this.#vectorOid,
+          embedTexts: (texts) => this.embedTexts(texts),
+        },
         checked,
         options.tx,
       ),
@@ -240,7 +247,7 @@ export class MemoryStore {
       },
       async () => {
         const v = vector ?? (await this.#embedQuery(query as string));
-        const params = [...filterParams(filters), pgvector.toSql(v), limit];
+        const params = [...filterParams(filters), vectorParam(v), limit];
         type Row = MemoryRow & { distance: number };
         let rows = await this.#searchQuery<Row>(SQL.VECTOR_SEARCH, params, options.tx);
         if (rows.length < limit && hasFilters(filters)) {
@@ -320,7 +327,7 @@ export class MemoryStore {
           this.#hybridSql,
           [
             ...filterParams(filters),
-            pgvector.toSql(v),
+            vectorParam(v),
             text,
             candidates,
             limit,
@@ -378,7 +385,7 @@ export class MemoryStore {
           checked,
           p.content ?? null,
           p.content === undefined ? null : contentHash(p.content),
-          vector === undefined ? null : pgvector.toSql(vector),
+          vector === undefined ? null : vectorParam(vector),
           p.memoryType ?? null,
           p.source !== undefined,
           p.source ?? null,

@@ -96,7 +96,10 @@ export function checkMetadata(field: string, value: unknown): Record<string, unk
   return value;
 }
 
-/** A vector of exactly `dimensions` finite numbers. */
+/** The largest finite 4-byte float: pgvector stores single precision. */
+const FLOAT4_MAX = 3.4028234663852886e38;
+
+/** A vector of exactly `dimensions` finite numbers within the 4-byte float range. */
 export function checkVector(field: string, value: unknown, dimensions: number): number[] {
   if (!Array.isArray(value) && !(value instanceof Float32Array) && !(value instanceof Float64Array)) {
     throw new ValidationError(field, 'must be an array of numbers');
@@ -111,6 +114,9 @@ export function checkVector(field: string, value: unknown, dimensions: number): 
     const v = out[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       throw new ValidationError(`${field}[${i}]`, `must be a finite number, got ${String(v)}`);
+    }
+    if (Math.abs(v) > FLOAT4_MAX) {
+      throw new ValidationError(`${field}[${i}]`, `is outside the range of a 4-byte float, got ${String(v)}`);
     }
   }
   return out as number[];

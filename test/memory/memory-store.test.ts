@@ -71,6 +71,37 @@ describe(`memory store (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'emb
     expect(stored[3]).toBeCloseTo(1, 6);
   });
 
+  it('sends vectors in binary and keeps every number as its 4-byte float', async () => {
+    // Awkward values: signs, a subnormal, the float4 extremes, and doubles that round.
+    const special = [-0.5, 1e-40, 3.4028234663852886e38, -1.1754943508222875e-38, 0.1, 1 / 3, -2.5e-7];
+    const vectors = [0, 1, 2].map((k) =>
+      Array.from({ length: DIMS }, (_, i) => special[(i + k) % special.length]! * (i % 2 ? 1 : -1)),
+    );
+    const stored = await memories.store(
+      vectors.map((embedding, k) => ({ content: `binary vector ${k}`, memoryType: 'semantic', embedding })),
+    );
+    for (const [k, r] of stored.entries()) {
+      // pgvector prints the shortest decimal that reads back as the same 4-byte float.
+      const got = (await memories.getEmbedding(r.id)).map((x) => Math.fround(x));
+      expect(got).toEqual(vectors[k]!.map((x) => Math.fround(x)));
+    }
+    // The server's own text form of the stored vector agrees (no client-side parsing involved).
+    const { rows } = await db.pool.query<{ first: string }>(
+      "SELECT split_part(btrim(embedding::text, '[]'), ',', 1) AS first FROM memories WHERE id = $1",
+      [stored[1]!.id],
+    );
+    expect(Math.fround(Number(rows[0]!.first))).toBe(Math.fround(vectors[1]![0]!));
+    // A binary query vector finds its own memory first, at distance 0 (the extremes above
+    // overflow a cosine's norms, so this one has ordinary numbers).
+    const ordinary = Array.from({ length: DIMS }, (_, i) => Math.sin(i + 1) / 3);
+    const [own] = await memories.store([
+      { content: 'ordinary', memoryType: 'semantic', embedding: ordinary },
+    ]);
+    const hits = await memories.search(ordinary, { limit: 1 });
+    expect(hits[0]!.memory.id).toBe(own!.id);
+    expect(hits[0]!.distance).toBeCloseTo(0, 6);
+  });
+
   it("writes inside the caller's transaction and rolls back with it", async () => {
     const client = await db.pool.connect();
     try {
@@ -139,6 +170,8 @@ describe(`memory store (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'emb
     const calls = embeddings.calls;
     const nan = Array.from({ length: DIMS }, () => 0.1);
     nan[7] = Number.NaN;
+    const huge = Array.from({ length: DIMS }, () => 0.1);
+    huge[9] = -1e39; // finite as a double, beyond a 4-byte float
     const cases: [unknown, string][] = [
       [[{ content: '', memoryType: 'semantic' }], 'entries[0].content'],
       [
@@ -151,6 +184,7 @@ describe(`memory store (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'emb
       [[{ content: 'ok', memoryType: '' }], 'entries[0].memoryType'],
       [[{ content: 'ok', memoryType: 's', embedding: [1, 2, 3] }], 'entries[0].embedding'],
       [[{ content: 'ok', memoryType: 's', embedding: nan }], 'entries[0].embedding[7]'],
+      [[{ content: 'ok', memoryType: 's', embedding: huge }], 'entries[0].embedding[9]'],
       [[{ content: 'ok', memoryType: 's', metadata: ['a'] }], 'entries[0].metadata'],
       [[{ content: 'ok', memoryType: 's', metadata: 'x' }], 'entries[0].metadata'],
       [[{ content: 'ok', memoryType: 's', metadata: { n: Infinity } }], 'entries[0].metadata.n'],
