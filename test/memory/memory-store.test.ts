@@ -102,6 +102,33 @@ describe(`memory store (${process.env.ANIMUS_TEST_DATABASE_URL ? 'server' : 'emb
     expect(hits[0]!.distance).toBeCloseTo(0, 6);
   });
 
+  it('stores precomputed embeddings once per identity without looking them up first', async () => {
+    const v = (k: number) => Array.from({ length: DIMS }, (_, i) => Math.cos(i * k + 1));
+    const first = await memories.store([
+      { content: 'given one', memoryType: 'semantic', embedding: v(1) },
+      { content: 'given two', memoryType: 'semantic', embedding: v(2) },
+    ]);
+    const calls = embeddings.calls;
+    const again = await memories.store([
+      { content: 'given two', memoryType: 'semantic', embedding: v(9) },
+      { content: 'given three', memoryType: 'semantic', embedding: v(3) },
+      { content: 'given three', memoryType: 'semantic', embedding: v(3) },
+      { content: 'given one', memoryType: 'semantic', embedding: v(1) },
+      { content: 'given one', memoryType: 'other', embedding: v(4) },
+    ]);
+    expect(again[0]).toEqual({ id: first[1]!.id, created: false });
+    expect(again[1]!.created).toBe(true);
+    expect(again[2]).toEqual({ id: again[1]!.id, created: false });
+    expect(again[3]).toEqual({ id: first[0]!.id, created: false });
+    expect(again[4]!.created).toBe(true);
+    expect(new Set(again.map((r) => r.id)).size).toBe(4);
+    expect(embeddings.calls).toBe(calls);
+    expect(await memories.count()).toBe(4);
+    // The stored identity keeps its first embedding.
+    const kept = await memories.getEmbedding(first[1]!.id);
+    expect(kept.map((x) => Math.fround(x))).toEqual(v(2).map((x) => Math.fround(x)));
+  });
+
   it("writes inside the caller's transaction and rolls back with it", async () => {
     const client = await db.pool.connect();
     try {
