@@ -65,9 +65,31 @@ function failSpan(span: Span, error: unknown): void {
   });
 }
 
-/** The shared attributes of a lifecycle change (see `workTransitionCount`). */
-function transitionAttrs(from: string | undefined, to: string, workType: string): Attributes {
-  return workTransitionCount(from ?? 'none', to, workType).attributes;
+// The event attributes of a lifecycle change on animus's own work spans: from- and to-state
+// only, since those spans carry `animus.work.type` themselves. One frozen object per pair.
+const eventAttrsCache = new Map<string, Map<string, Attributes>>();
+
+function eventAttrs(from: string, to: string): Attributes {
+  let byTo = eventAttrsCache.get(from);
+  if (byTo === undefined) eventAttrsCache.set(from, (byTo = new Map()));
+  let attrs = byTo.get(to);
+  if (attrs === undefined) {
+    attrs = Object.freeze({ [WorkAttr.stateFrom]: from, [WorkAttr.stateTo]: to });
+    byTo.set(to, attrs);
+  }
+  return attrs;
+}
+
+/** A lifecycle change on a work span (which carries the work type): event + count. */
+function workSpanTransition(span: Span, from: string | undefined, to: string, workType: string): void {
+  try {
+    const fromState = from ?? 'none';
+    span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(fromState, to));
+    workTransitionCount(fromState, to, workType).value++;
+    ensureInstruments();
+  } catch {
+    // Telemetry never throws into callers.
+  }
 }
 
 class ProducerSpan implements WorkProducerSpan {
@@ -117,7 +139,7 @@ class ProducerSpan implements WorkProducerSpan {
   }
 
   transition(from: string | undefined, to: string): void {
-    recordWorkLifecycle(this.span, from, to, this.#workType);
+    workSpanTransition(this.span, from, to, this.#workType);
   }
 
   end(error?: unknown): void {
@@ -221,12 +243,12 @@ class ConsumerSpan implements WorkConsumerSpan {
   }
 
   transition(from: string | undefined, to: string): void {
-    recordWorkLifecycle(this.span, from, to, this.#options.workType);
+    workSpanTransition(this.span, from, to, this.#options.workType);
   }
 
   addEvent(from: string | undefined, to: string): void {
     try {
-      this.span.addEvent(WORK_TRANSITION_EVENT, transitionAttrs(from, to, this.#options.workType));
+      this.span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(from ?? 'none', to));
     } catch {
       // Telemetry never throws into callers.
     }
