@@ -1,0 +1,335 @@
+// A SpanExporter that encodes and sends spans on a worker thread: the batch processor hands it
+// finished spans, it copies each into a flat array (posting those costs about a third of OTLP
+// encoding them) and posts the batch; the thread rebuilds the spans and runs the real OTLP
+// exporter on them. A batch counts as exported once the thread's exporter has encoded it and
+// started sending, so the next batch need not wait for the HTTP round trip; forceFlush and
+// shutdown wait until everything has been sent. Never throws.
+import { Worker } from 'node:worker_threads';
+import { diag } from '@opentelemetry/api';
+import type { Attributes, Context } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+/** Options of {@link ThreadedSpanExporter}. */
+export interface ThreadedSpanExporterOptions {
+  /**
+   * Absolute path (or file URL) of a module exporting `OTLPTraceExporter`, loaded with `require`
+   * on the thread, e.g. `require.resolve('@opentelemetry/exporter-trace-otlp-proto')`.
+   */
+  exporterModule: string;
+  /** Passed to `new OTLPTraceExporter(config)` on the thread (plain data only). */
+  exporterConfig: Record<string, unknown>;
+}
+
+/** What the thread answers: the result of request `id`. */
+interface Reply {
+  id: number;
+  ok: boolean;
+  error?: string;
+}
+
+// The thread is CommonJS evaluated from this string, so it loads under Node, tsx and vitest
+// alike without a loader for TypeScript. It only rebuilds the fields the OTLP serializers read.
+const THREAD_SOURCE = `
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const { OTLPTraceExporter } = require(workerData.exporterModule);
+const exporter = new OTLPTraceExporter(workerData.exporterConfig);
+const resources = new Map();
+const scopes = new Map();
+const traceStates = new Map();
+const traceState = (s) => {
+  if (s === undefined) return undefined;
+  let t = traceStates.get(s);
+  if (t === undefined) {
+    t = { serialize: () => s };
+    if (traceStates.size < 1024) traceStates.set(s, t);
+  }
+  return t;
+};
+function spanOf(a) {
+  const ctx = { traceId: a[0], spanId: a[1], traceFlags: a[2], traceState: traceState(a[3]) };
+  const events = [];
+  const ev = a[14];
+  for (let i = 0; i < ev.length; i += 5)
+    events.push({ name: ev[i], time: [ev[i + 1], ev[i + 2]], attributes: ev[i + 3], droppedAttributesCount: ev[i + 4] });
+  const links = [];
+  for (const l of a[16] ?? [])
+    links.push({
+      context: { traceId: l[0], spanId: l[1], traceFlags: l[2], traceState: traceState(l[3]), isRemote: l[4] },
+      attributes: l[5],
+      droppedAttributesCount: l[6],
+    });
+  return {
+    name: a[6],
+    kind: a[7],
+    spanContext: () => ctx,
+    parentSpanContext: a[4] === undefined ? undefined : { traceId: a[0], spanId: a[4], traceFlags: a[2], isRemote: a[5] },
+    startTime: [a[8], a[9]],
+    endTime: [a[10], a[11]],
+    duration: [a[10] - a[8], a[11] - a[9]],
+    attributes: a[12],
+    droppedAttributesCount: a[13],
+    events,
+    droppedEventsCount: a[15],
+    links,
+    droppedLinksCount: a[19],
+    status: a[18] === undefined ? { code: a[17] } : { code: a[17], message: a[18] },
+    ended: true,
+    resource: resources.get(a[20]),
+    instrumentationScope: scopes.get(a[21]),
+  };
+}
+const MAX_IN_FLIGHT = 4;
+let inFlight = 0;
+const waiting = [];
+function done() {
+  inFlight--;
+  const id = waiting.shift();
+  if (id !== undefined) reply(id, { code: 0 });
+}
+const reply = (id, result) =>
+  parentPort.postMessage({ id, ok: result.code === 0, error: result.error === undefined ? undefined : String(result.error) });
+parentPort.on('message', (m) => {
+  if (m.type === 'export') {
+    for (const [id, r] of m.resources) resources.set(id, r);
+    for (const [id, s] of m.scopes) scopes.set(id, s);
+    let spans;
+    try {
+      spans = m.spans.map(spanOf);
+    } catch (error) {
+      reply(m.id, { code: 1, error });
+      return;
+    }
+    // The exporter encodes synchronously, then sends. The batch processor may go on with its
+    // next batch at once while few requests are in flight; past that it waits for one to end,
+    // so a slow receiver holds spans back in the processor's queue (bounded) and not here.
+    let sync = true;
+    let early;
+    inFlight++;
+    exporter.export(spans, (result) => {
+      if (sync) early = result;
+      else if (result.code !== 0) parentPort.postMessage({ id: 0, ok: false, error: String(result.error) });
+      if (!sync) done();
+    });
+    sync = false;
+    if (early !== undefined) {
+      inFlight--;
+      reply(m.id, early);
+    } else if (inFlight <= MAX_IN_FLIGHT) reply(m.id, { code: 0 });
+    else waiting.push(m.id);
+  } else if (m.type === 'flush') {
+    exporter.forceFlush().then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
+  } else if (m.type === 'shutdown') {
+    exporter.shutdown().then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
+  }
+});
+`;
+
+/**
+ * One span as the thread receives it: trace id, span id, flags, trace state, parent span id,
+ * parent remote, name, kind, start [s, ns], end [s, ns], attributes, dropped attributes,
+ * events (name, s, ns, attributes, dropped: five entries each), dropped events, links, status
+ * code, status message, dropped links, resource id, scope id (`spanOf` in the thread source).
+ */
+type FlatSpan = unknown[];
+
+/**
+ * Exports spans through `OTLPTraceExporter` on a worker thread; use it under a
+ * `BatchSpanProcessor` wrapped in {@link FlushingSpanProcessor}. `export` reports success once
+ * the thread's exporter has encoded the batch and started sending it (failures after that are
+ * logged through `diag`); `forceFlush` waits until every send has finished. The thread starts
+ * with the exporter and ends at `shutdown()`; it keeps the process alive only while a request
+ * waits for its answer. If the thread dies, pending and later exports fail (through the result
+ * callback, never thrown).
+ */
+export class ThreadedSpanExporter implements SpanExporter {
+  readonly #worker: Worker | undefined;
+  readonly #pending = new Map<number, (reply: Reply) => void>();
+  readonly #resources = new Map<object, number>();
+  readonly #scopes = new Map<object, number>();
+  #nextId = 1;
+  #dead: string | undefined;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: ThreadedSpanExporterOptions) {
+    let worker: Worker | undefined;
+    try {
+      worker = new Worker(THREAD_SOURCE, {
+        eval: true,
+        workerData: { exporterModule: options.exporterModule, exporterConfig: options.exporterConfig },
+      });
+      worker.unref();
+      worker.on('message', (reply: Reply) => this.#settle(reply));
+      worker.on('error', (error) => this.#die(`export thread failed: ${error.message}`));
+      worker.on('exit', (code) => this.#die(`export thread exited (${String(code)})`));
+    } catch (error) {
+      this.#dead = `export thread could not start: ${(error as Error).message}`;
+    }
+    this.#worker = worker;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    try {
+      const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
+      const scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]> = [];
+      const flat: FlatSpan[] = new Array<FlatSpan>(spans.length);
+      for (let i = 0; i < spans.length; i++) flat[i] = this.#flatten(spans[i]!, resources, scopes);
+      this.#request({ type: 'export', spans: flat, resources, scopes }, (reply) =>
+        resultCallback(
+          reply.ok
+            ? { code: ExportResultCode.SUCCESS }
+            : { code: ExportResultCode.FAILED, error: new Error(reply.error ?? 'span export failed') },
+        ),
+      );
+    } catch (error) {
+      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+    }
+  }
+
+  /** Waits for the thread's exporter to finish what it is sending. */
+  forceFlush(): Promise<void> {
+    return new Promise((resolve) => this.#request({ type: 'flush' }, () => resolve()));
+  }
+
+  /** Flushes and stops the thread's exporter, then the thread. Later calls return the same promise. */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= new Promise<void>((resolve) =>
+      this.#request({ type: 'shutdown' }, () => resolve()),
+    ).then(async () => {
+      await this.#worker?.terminate().catch(() => {});
+    });
+    return this.#shutdown;
+  }
+
+  #flatten(
+    span: ReadableSpan,
+    resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]>,
+    scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]>,
+  ): FlatSpan {
+    let resourceId = this.#resources.get(span.resource);
+    if (resourceId === undefined) {
+      resourceId = this.#resources.size + 1;
+      this.#resources.set(span.resource, resourceId);
+      const { attributes, schemaUrl } = span.resource;
+      resources.push([resourceId, schemaUrl === undefined ? { attributes } : { attributes, schemaUrl }]);
+    }
+    const scope = span.instrumentationScope;
+    let scopeId = this.#scopes.get(scope);
+    if (scopeId === undefined) {
+      scopeId = this.#scopes.size + 1;
+      this.#scopes.set(scope, scopeId);
+      scopes.push([scopeId, { ...scope }]);
+    }
+    const ctx = span.spanContext();
+    const parent = span.parentSpanContext;
+    const events: unknown[] = [];
+    for (const e of span.events)
+      events.push(e.name, e.time[0], e.time[1], e.attributes ?? {}, e.droppedAttributesCount ?? 0);
+    const links =
+      span.links.length === 0
+        ? undefined
+        : span.links.map((l) => [
+            l.context.traceId,
+            l.context.spanId,
+            l.context.traceFlags,
+            l.context.traceState?.serialize(),
+            l.context.isRemote,
+            l.attributes ?? {},
+            l.droppedAttributesCount ?? 0,
+          ]);
+    return [
+      ctx.traceId,
+      ctx.spanId,
+      ctx.traceFlags,
+      ctx.traceState?.serialize(),
+      parent?.spanId,
+      parent?.isRemote,
+      span.name,
+      span.kind,
+      span.startTime[0],
+      span.startTime[1],
+      span.endTime[0],
+      span.endTime[1],
+      span.attributes,
+      span.droppedAttributesCount,
+      events,
+      span.droppedEventsCount,
+      links,
+      span.status.code,
+      span.status.message,
+      span.droppedLinksCount,
+      resourceId,
+      scopeId,
+    ];
+  }
+
+  #request(message: Record<string, unknown>, onReply: (reply: Reply) => void): void {
+    const worker = this.#worker;
+    if (this.#dead !== undefined || worker === undefined) {
+      onReply({ id: 0, ok: false, error: this.#dead ?? 'export thread not running' });
+      return;
+    }
+    const id = this.#nextId++;
+    // Keep the process alive while an answer is due (a flush at exit must complete).
+    if (this.#pending.size === 0) worker.ref();
+    this.#pending.set(id, onReply);
+    try {
+      worker.postMessage({ ...message, id });
+    } catch (error) {
+      this.#settle({ id, ok: false, error: (error as Error).message });
+    }
+  }
+
+  #settle(reply: Reply): void {
+    if (reply.id === 0) {
+      diag.warn(`OTLP span export failed: ${reply.error ?? 'unknown error'}`);
+      return;
+    }
+    const onReply = this.#pending.get(reply.id);
+    if (onReply === undefined) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker?.unref();
+    onReply(reply);
+  }
+
+  #die(reason: string): void {
+    this.#dead ??= reason;
+    for (const id of [...this.#pending.keys()]) this.#settle({ id, ok: false, error: reason });
+  }
+}
+
+/**
+ * A span processor (normally a `BatchSpanProcessor` over a {@link ThreadedSpanExporter}) whose
+ * `forceFlush` also waits for the exporter, so a flush returns only after the spans were sent:
+ * the batch processor alone only waits for `export` callbacks, which this exporter gives before
+ * the HTTP request completes.
+ */
+export class FlushingSpanProcessor implements SpanProcessor {
+  readonly #processor: SpanProcessor;
+  readonly #exporter: SpanExporter;
+
+  constructor(processor: SpanProcessor, exporter: SpanExporter) {
+    this.#processor = processor;
+    this.#exporter = exporter;
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    this.#processor.onStart(span, parentContext);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    this.#processor.onEnd(span);
+  }
+
+  async forceFlush(): Promise<void> {
+    await this.#processor.forceFlush();
+    await this.#exporter.forceFlush?.();
+  }
+
+  shutdown(): Promise<void> {
+    // The batch processor flushes, then shuts the exporter down (which finishes its sends).
+    return this.#processor.shutdown();
+  }
+}

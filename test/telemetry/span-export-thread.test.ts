@@ -1,0 +1,181 @@
+// The worker-thread span exporter against a real OTLP/HTTP receiver on 127.0.0.1: the bytes it
+// sends are the bytes the main-thread OTLP exporter sends for the same spans (links, trace
+// state, events, error status included), forceFlush returns only once the spans have arrived,
+// initTelemetry uses it by default, and a thread that cannot start fails exports without
+// throwing.
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, TraceState } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/index.js';
+import { initTelemetry, startWorkConsumerSpan, startWorkSpan } from '../../src/telemetry/index.js';
+import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
+
+interface Received {
+  path: string;
+  raw: Buffer;
+}
+
+const received: Received[] = [];
+let endpoint = '';
+let close: () => Promise<void> = async () => {};
+
+beforeAll(async () => {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', raw: Buffer.concat(chunks) });
+      res.setHeader('content-type', req.headers['content-type'] ?? 'application/x-protobuf');
+      res.end('');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+});
+afterAll(() => close());
+
+const PROTO_MODULE = createRequire(import.meta.url).resolve('@opentelemetry/exporter-trace-otlp-proto');
+
+/** Finished spans of every shape the serializers handle, from a private provider. */
+function sampleSpans(): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'thread-test', 'service.version': '1.2.3' }),
+    spanProcessors: [new SimpleSpanProcessor(memory)],
+  });
+  const tracer = provider.getTracer('animus-test', '0.0.1');
+  const remote = {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: 1,
+    isRemote: true,
+    traceState: new TraceState('vendor=abc,other=1'),
+  };
+  const parent = trace.setSpanContext(context.active(), remote);
+  const a = tracer.startSpan(
+    'process work',
+    { kind: SpanKind.CONSUMER, attributes: { 'animus.work.attempt': 2, list: ['x', 'y'], ok: true } },
+    parent,
+  );
+  a.addEvent('animus.work.transition', {
+    'animus.work.state.from': 'queued',
+    'animus.work.state.to': 'running',
+  });
+  a.recordException(new Error('boom'));
+  a.setStatus({ code: SpanStatusCode.ERROR, message: 'boom' });
+  a.end();
+  const b = tracer.startSpan('linked', {
+    kind: SpanKind.INTERNAL,
+    links: [{ context: remote, attributes: { why: 'batch' } }],
+  });
+  b.end();
+  const c = tracer.startSpan('root', { attributes: { n: 1.5 } });
+  c.end();
+  return memory.getFinishedSpans();
+}
+
+function exportWith(exporter: SpanExporter, spans: ReadableSpan[]): Promise<ExportResult> {
+  return new Promise((resolve) => exporter.export(spans, resolve));
+}
+
+describe('ThreadedSpanExporter', () => {
+  it('sends the same OTLP/protobuf bytes as the main-thread exporter', async () => {
+    const spans = sampleSpans();
+    expect(spans).toHaveLength(3);
+    const url = `${endpoint}/direct/v1/traces`;
+    const direct = new OTLPTraceExporter({ url });
+    expect((await exportWith(direct, spans)).code).toBe(ExportResultCode.SUCCESS);
+    await direct.shutdown();
+
+    const threadUrl = `${endpoint}/thread/v1/traces`;
+    const threaded = new ThreadedSpanExporter({
+      exporterModule: PROTO_MODULE,
+      exporterConfig: { url: threadUrl },
+    });
+    expect((await exportWith(threaded, spans)).code).toBe(ExportResultCode.SUCCESS);
+    await threaded.forceFlush();
+    await threaded.shutdown();
+
+    const directBody = received.find((r) => r.path === '/direct/v1/traces')?.raw;
+    const threadBody = received.find((r) => r.path === '/thread/v1/traces')?.raw;
+    expect(directBody?.length).toBeGreaterThan(0);
+    expect(threadBody?.equals(directBody!)).toBe(true);
+  });
+
+  it('forceFlush returns only after the spans have arrived', async () => {
+    const path = '/flush/v1/traces';
+    const threaded = new ThreadedSpanExporter({
+      exporterModule: PROTO_MODULE,
+      exporterConfig: { url: `${endpoint}${path}` },
+    });
+    const spans = sampleSpans();
+    for (let i = 0; i < 5; i++)
+      expect((await exportWith(threaded, spans)).code).toBe(ExportResultCode.SUCCESS);
+    await threaded.forceFlush();
+    expect(received.filter((r) => r.path === path)).toHaveLength(5);
+    await threaded.shutdown();
+    // After shutdown exports fail instead of throwing.
+    expect((await exportWith(threaded, spans)).code).toBe(ExportResultCode.FAILED);
+  });
+
+  it('a thread that cannot load its exporter fails exports and flushes without throwing', async () => {
+    const broken = new ThreadedSpanExporter({
+      exporterModule: '/nonexistent/otlp-exporter.js',
+      exporterConfig: { url: `${endpoint}/broken/v1/traces` },
+    });
+    const result = await exportWith(broken, sampleSpans());
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    await expect(broken.forceFlush()).resolves.toBeUndefined();
+    await expect(broken.shutdown()).resolves.toBeUndefined();
+    expect(received.some((r) => r.path === '/broken/v1/traces')).toBe(false);
+  });
+});
+
+describe('initTelemetry with the export thread (default)', () => {
+  it('handle.forceFlush() delivers work spans to the receiver without a shutdown', async () => {
+    const config = resolveConfig({ telemetry: { otlpEndpoint: `${endpoint}/init` } });
+    const handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
+    try {
+      const before = received.filter((r) => r.path === '/init/v1/traces').length;
+      const producer = startWorkSpan({ queue: 'work', workType: 'thread.check' });
+      producer.transition(undefined, 'queued');
+      producer.end();
+      const attempt = startWorkConsumerSpan({
+        queue: 'work',
+        workType: 'thread.check',
+        workId: 'w-1',
+        attempt: 1,
+        headers: producer.headers,
+      });
+      attempt.end('completed');
+      await handle.forceFlush();
+      const bodies = received.filter((r) => r.path === '/init/v1/traces').slice(before);
+      const all = Buffer.concat(bodies.map((r) => r.raw)).toString('latin1');
+      expect(all).toContain('send work');
+      expect(all).toContain('process work');
+      expect(all).toContain('thread.check');
+      // The producer's span id appears twice: as its own id and as the attempt's parent.
+      const producerId = Buffer.from(producer.span.spanContext().spanId, 'hex').toString('latin1');
+      expect(all.split(producerId)).toHaveLength(3);
+    } finally {
+      await handle.shutdown();
+    }
+  });
+});
