@@ -170,12 +170,13 @@ export function renderReport(
       );
     out.push(
       `${tracing.rounds} alternating rounds per side after a warm-up of each; goal < 10% throughput loss. ` +
-        'CPU is this process per item over the whole run (a processing row submits its items first).',
+        'CPU is this process per item over the whole run (a processing row submits its items first); ' +
+        'main thread is that CPU without the span export thread.',
       '',
     );
     out.push(
-      '| row | off | on | loss | met | loss per pair (median) | CPU/item off | CPU/item on |',
-      '|---|---:|---:|---:|:---:|---|---:|---:|',
+      '| row | off | on | loss | met | loss per pair (median) | CPU/item off | CPU/item on | main thread off → on |',
+      '|---|---:|---:|---:|:---:|---|---:|---:|---:|',
     );
     for (const [row, r] of Object.entries(tracing.rows)) {
       const cpu = (v: number | undefined) => (v === undefined ? '—' : `${v} µs`);
@@ -183,7 +184,8 @@ export function renderReport(
         `| ${row} | ${fmt(r.offPerSecond, '/s')} | ${fmt(r.onPerSecond, '/s')} | ${r.lossPercent}% | ` +
           `${r.lossPercent < 10 ? 'yes' : 'no'} | ${(r.pairLossPercent ?? []).map((x) => `${x}%`).join(', ')}` +
           `${r.medianPairLossPercent === undefined ? '' : ` (${r.medianPairLossPercent}%)`} | ` +
-          `${cpu(r.offCpuUsPerItem)} | ${cpu(r.onCpuUsPerItem)} |`,
+          `${cpu(r.offCpuUsPerItem)} | ${cpu(r.onCpuUsPerItem)} | ` +
+          `${r.onMainCpuUsPerItem === undefined ? '—' : `${r.offMainCpuUsPerItem} → ${r.onMainCpuUsPerItem} µs`} |`,
       );
     }
     const rx = tracing.receiver;

@@ -3,6 +3,7 @@
 // same machine load. The receiver (otlp-receiver.mjs) runs in its own process, as a collector
 // would, and only counts requests, bytes and spans.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -58,8 +59,22 @@ export async function startReceiver(): Promise<{
 /** Rows compared with tracing on and off. */
 export const TRACING_ROWS: RowName[] = ['submit', 'processSingle', 'processBatched'];
 
-/** One run of a row on one side, with this process's CPU time over the whole run. */
-export type TracingRun = RowResult & { cpuMs: number; cpuUsPerItem: number };
+/**
+ * One run of a row on one side, with this process's CPU time over the whole run and the main
+ * thread's alone (the span export thread works beside it; Linux only, else undefined).
+ */
+export type TracingRun = RowResult & { cpuMs: number; cpuUsPerItem: number; mainCpuUsPerItem?: number };
+
+/** CPU time of the main thread in µs from /proc (clock ticks of 10 ms), or undefined. */
+function mainThreadCpuUs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Per row: the off and on runs and the loss of throughput with tracing on. */
 export interface TracingResult {
@@ -88,6 +103,9 @@ export interface TracingResult {
       medianPairLossPercent: number;
       offCpuUsPerItem: number;
       onCpuUsPerItem: number;
+      /** Main thread only (without the span export thread). */
+      offMainCpuUsPerItem?: number;
+      onMainCpuUsPerItem?: number;
     }
   >;
 }
@@ -151,13 +169,22 @@ export async function runTracingRows(
     const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, () =>
       telemetry.forceFlush(),
     );
+    const main0 = mainThreadCpuUs();
     const cpu0 = process.cpuUsage();
     const result = await runRow(sys, row, queue, c);
     const cpu = process.cpuUsage(cpu0);
+    const main1 = mainThreadCpuUs();
     const { items, spans } = itemsOf(row, c);
     if (side === 'on') spansExpected += spans;
     const cpuMs = (cpu.user + cpu.system) / 1000;
-    return { ...result, cpuMs: Math.round(cpuMs), cpuUsPerItem: round1((cpuMs * 1000) / items) };
+    return {
+      ...result,
+      cpuMs: Math.round(cpuMs),
+      cpuUsPerItem: round1((cpuMs * 1000) / items),
+      ...(main0 === undefined || main1 === undefined
+        ? {}
+        : { mainCpuUsPerItem: round1((main1 - main0) / items) }),
+    };
   };
   try {
     // Warm-up of both sides (JIT, connections, the SDK's first exports) on small queues.
@@ -195,6 +222,13 @@ export async function runTracingRows(
         ),
         offCpuUsPerItem: round1(mean(r.off.map((x) => x.cpuUsPerItem))),
         onCpuUsPerItem: round1(mean(r.on.map((x) => x.cpuUsPerItem))),
+        ...(r.on.some((x) => x.mainCpuUsPerItem === undefined) ||
+        r.off.some((x) => x.mainCpuUsPerItem === undefined)
+          ? {}
+          : {
+              offMainCpuUsPerItem: round1(mean(r.off.map((x) => x.mainCpuUsPerItem!))),
+              onMainCpuUsPerItem: round1(mean(r.on.map((x) => x.mainCpuUsPerItem!))),
+            }),
       };
     }
     await telemetry.forceFlush();
@@ -207,7 +241,8 @@ export async function runTracingRows(
       rounds,
       exporter:
         `OTLP/HTTP ${protocol === 'http/json' ? 'JSON' : 'protobuf'} to a receiver in its own process ` +
-        `(BatchSpanProcessor defaults, sampler ${sampler ?? 'default: parentbased_always_on'}); metrics every 5 s`,
+        `(BatchSpanProcessor defaults, encoded and sent on the export thread, ` +
+        `sampler ${sampler ?? 'default: parentbased_always_on'}); metrics every 5 s`,
       receiver: stats,
       spansExpected,
       // With a sampler from the environment fewer spans are expected: no count of drops then.
