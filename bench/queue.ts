@@ -10,7 +10,8 @@
 //                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json;
 //                          ANIMUS_BENCH_ONLY=tracing replaces only the tracing part of queue.json;
 //                          ANIMUS_BENCH_TRACING_ROUNDS=4 off/on rounds per tracing row;
-//                          ANIMUS_BENCH_OTLP_PROTOCOL=http/json|http/protobuf, default animus's)
+//                          ANIMUS_BENCH_OTLP_PROTOCOL=http/json|http/protobuf, default animus's;
+//                          ANIMUS_BENCH_EXPORT_THREAD=0 encodes spans on the main thread)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -153,14 +154,18 @@ const WHY: Partial<Record<RowName, string>> = {
 
 const TRACING_WHY =
   'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span (9 attributes, ' +
-  'two lifecycle events) plus the duration histogram, and the SDK encodes each span for export on this ' +
-  'thread. Measured in isolation that is about 18 µs of CPU per submit and 26 µs per attempt (before ' +
-  'the issue-6 cuts: 25 and 36), a third of it the OTLP encoding (protobuf and JSON cost the same CPU; ' +
-  'protobuf halves the bytes). Node is the bottleneck of the batched row, so its loss is about that CPU. ' +
+  'two lifecycle events) plus the duration histogram. Measured in isolation a traced attempt costs the ' +
+  'main thread about 10.5 µs of CPU (15.5 with the OTLP encoding on the main thread; the export thread ' +
+  'takes the encoding and sending, and the process as a whole spends ~4 µs more per attempt for the ' +
+  'hand-off). In the batched row the main thread spent about 20 µs more per item with tracing on (29.5 with ' +
+  "encoding on the main thread), against 14-17 µs per item for all of animus's own work: a no-op handler " +
+  'is cheaper than its span, and the claim, handler and completion loop is serial, so the loss follows ' +
+  'that CPU (34-46% median pair loss in three runs of 2026-11-29, 45.5% with encoding on the main thread in between). ' +
+  'On 2 cores the export thread competes with Postgres, so it moves CPU more than it frees throughput. ' +
   'Handlers run per item, so the batched row keeps one span per item (their own spans belong to that ' +
   "item's trace); head sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio) is the lever for such " +
-  'volumes: at 0.1 the batched row cost 18 µs CPU per item instead of 55-90. On a loaded 2-core ' +
-  'machine single runs vary by a factor of 3; the median of the pairs is the steadier figure.';
+  'volumes. On a loaded 2-core machine single runs vary by a factor of 3; the median of the pairs and the ' +
+  'CPU per item are the steadier figures.';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;

@@ -154,7 +154,9 @@ export async function runTracingRows(
   // OTEL_* variables.
   const env: Record<string, string> = {};
   if (options.protocol !== undefined) env.OTEL_EXPORTER_OTLP_PROTOCOL = options.protocol;
-  const telemetry = await initTelemetry(config, { env, metricExportIntervalMs: 5000 });
+  // ANIMUS_BENCH_EXPORT_THREAD=0 encodes and sends on the main thread, for comparison.
+  const exportThread = process.env.ANIMUS_BENCH_EXPORT_THREAD !== '0';
+  const telemetry = await initTelemetry(config, { env, metricExportIntervalMs: 5000, exportThread });
   const protocol = otlpProtocol('traces', env);
   // The SDK reads its sampler from the process environment (OTEL_TRACES_SAMPLER[_ARG]).
   const sampler =
@@ -241,7 +243,7 @@ export async function runTracingRows(
       rounds,
       exporter:
         `OTLP/HTTP ${protocol === 'http/json' ? 'JSON' : 'protobuf'} to a receiver in its own process ` +
-        `(BatchSpanProcessor defaults, encoded and sent on the export thread, ` +
+        `(BatchSpanProcessor defaults, encoded and sent on ${exportThread ? 'the export thread' : 'the main thread'}, ` +
         `sampler ${sampler ?? 'default: parentbased_always_on'}); metrics every 5 s`,
       receiver: stats,
       spansExpected,
