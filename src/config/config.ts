@@ -64,6 +64,8 @@ export interface AnimusConfig {
     readonly captureContent: boolean;
     /** `service.name` of spans and metrics. Default `animus`. */
     readonly serviceName: string;
+    /** Encode and send spans on a worker thread (`initTelemetry`). Default true. */
+    readonly exportThread: boolean;
   };
   /** Log verbosity. Default `info`. */
   readonly logLevel: LogLevel;
@@ -114,7 +116,12 @@ export interface AnimusOptions {
   openai?: { apiKey?: string; baseUrl?: string };
   chatModel?: string;
   anthropicApiKey?: string;
-  telemetry?: { otlpEndpoint?: string; captureContent?: boolean; serviceName?: string };
+  telemetry?: {
+    otlpEndpoint?: string;
+    captureContent?: boolean;
+    serviceName?: string;
+    exportThread?: boolean;
+  };
   logLevel?: LogLevel;
   search?: { bm25K1?: number; bm25B?: number; keywordCandidates?: number | 'all' };
   http?: { host?: string; port?: number; apiToken?: string; bodyLimitBytes?: number };
@@ -201,6 +208,7 @@ function optionsFromEnv(e: ParsedEnv, env: Record<string, string | undefined>): 
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       captureContent: e.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
       serviceName: e.OTEL_SERVICE_NAME,
+      exportThread: e.ANIMUS_OTEL_EXPORT_THREAD,
     },
     logLevel: e.LOG_LEVEL,
     search: {
@@ -245,6 +253,7 @@ function resolve(input: unknown, naming: Naming): AnimusConfig {
       otlpEndpoint: o.telemetry.otlpEndpoint,
       captureContent: o.telemetry.captureContent,
       serviceName: o.telemetry.serviceName,
+      exportThread: o.telemetry.exportThread,
     },
     logLevel: o.logLevel,
     search: {

@@ -26,7 +26,8 @@ export interface InitTelemetryOptions {
   instanceId?: string;
   /**
    * Encode and send spans on a worker thread ({@link ThreadedSpanExporter}) instead of the main
-   * thread. Default true: handing a span over costs about a third of encoding it.
+   * thread. Default: `config.telemetry.exportThread` (`ANIMUS_OTEL_EXPORT_THREAD`, true), since
+   * handing a span over costs about a third of encoding it.
    */
   exportThread?: boolean;
 }
@@ -44,6 +45,8 @@ export interface TelemetryHandle {
   readonly exporting: ExportedSignals;
   /** `service.instance.id` of this process. */
   readonly instanceId: string;
+  /** Whether spans are encoded and sent on the export thread (false: on the main thread or not at all). */
+  readonly spanExportThread: boolean;
   /** Prometheus text exposition of the current metrics; `undefined` without `prometheus`. */
   readonly metricsText: (() => Promise<string>) | undefined;
   /** Exports everything buffered so far. Never throws. */
@@ -162,6 +165,7 @@ export async function initTelemetry(
     return {
       exporting,
       instanceId,
+      spanExportThread: false,
       metricsText: undefined,
       forceFlush: async () => {},
       shutdown: async () => {},
@@ -182,13 +186,15 @@ export async function initTelemetry(
     logs: otlpProtocol('logs', env),
   };
   const spanProcessors = [];
+  const spanExportThread =
+    targets.traces !== undefined && (options.exportThread ?? config.telemetry.exportThread);
   if (targets.traces !== undefined) {
     const exporterModule =
       protocols.traces === 'http/json'
         ? '@opentelemetry/exporter-trace-otlp-http'
         : '@opentelemetry/exporter-trace-otlp-proto';
     const batchConfig = { maxQueueSize: spanQueueSize(env) };
-    if (options.exportThread === false) {
+    if (!spanExportThread) {
       const { OTLPTraceExporter } =
         protocols.traces === 'http/json'
           ? await import('@opentelemetry/exporter-trace-otlp-http')
@@ -292,6 +298,7 @@ export async function initTelemetry(
   return {
     exporting,
     instanceId,
+    spanExportThread,
     metricsText,
     async forceFlush() {
       await Promise.all(

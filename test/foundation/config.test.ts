@@ -26,7 +26,12 @@ describe('configFromEnv: valid input', () => {
       model: 'universal-sentence-encoder-lite',
       dimensions: 512,
     });
-    expect(c.telemetry).toEqual({ otlpEndpoint: undefined, captureContent: false, serviceName: 'animus' });
+    expect(c.telemetry).toEqual({
+      otlpEndpoint: undefined,
+      captureContent: false,
+      serviceName: 'animus',
+      exportThread: true,
+    });
     expect(c.logLevel).toBe('info');
     expect(c.search).toEqual({ bm25K1: 1.2, bm25B: 0.75, keywordCandidates: 500 });
     expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 1048576 });
@@ -60,6 +65,7 @@ describe('configFromEnv: valid input', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
       OTEL_SERVICE_NAME: 'animus-prod',
       OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'YES',
+      ANIMUS_OTEL_EXPORT_THREAD: 'off',
       LOG_LEVEL: 'DEBUG',
       ANIMUS_BM25_K1: '0.9',
       ANIMUS_BM25_B: '.4',
@@ -85,6 +91,7 @@ describe('configFromEnv: valid input', () => {
       otlpEndpoint: 'http://127.0.0.1:4318',
       captureContent: true,
       serviceName: 'animus-prod',
+      exportThread: false,
     });
     expect(c.logLevel).toBe('debug');
     expect(c.search).toEqual({ bm25K1: 0.9, bm25B: 0.4, keywordCandidates: 2000 });
@@ -148,6 +155,11 @@ describe('configFromEnv: missing and malformed values', () => {
       'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
       { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'maybe' },
       /expected true or false, got 'maybe'/,
+    ],
+    [
+      'ANIMUS_OTEL_EXPORT_THREAD',
+      { ANIMUS_OTEL_EXPORT_THREAD: 'sometimes' },
+      /expected true or false, got 'sometimes'/,
     ],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, /one of debug, info, warn, error, silent, got 'verbose'/],
     ['ANIMUS_BM25_K1', { ANIMUS_BM25_K1: 'high' }, /number from 0 to 10, got 'high'/],

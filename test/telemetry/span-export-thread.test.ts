@@ -6,7 +6,8 @@
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
 import type { ExportResult } from '@opentelemetry/core';
 import { ExportResultCode, TraceState } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -18,7 +19,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/config/index.js';
+import { configFromEnv, resolveConfig } from '../../src/config/index.js';
 import { initTelemetry, startWorkConsumerSpan, startWorkSpan } from '../../src/telemetry/index.js';
 import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
 
@@ -149,10 +150,31 @@ describe('ThreadedSpanExporter', () => {
 });
 
 describe('initTelemetry with the export thread (default)', () => {
+  it('keeps spans on the main thread when ANIMUS_OTEL_EXPORT_THREAD=false, and still delivers them', async () => {
+    const config = configFromEnv({
+      OTEL_EXPORTER_OTLP_ENDPOINT: `${endpoint}/main`,
+      ANIMUS_OTEL_EXPORT_THREAD: 'false',
+    });
+    const handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
+    try {
+      expect(handle.spanExportThread).toBe(false);
+      const producer = startWorkSpan({ queue: 'work', workType: 'main.check' });
+      producer.end();
+      await handle.forceFlush();
+      const bodies = received.filter((r) => r.path === '/main/v1/traces');
+      expect(Buffer.concat(bodies.map((r) => r.raw)).toString('latin1')).toContain('main.check');
+    } finally {
+      await handle.shutdown();
+    }
+  });
+
   it('handle.forceFlush() delivers work spans to the receiver without a shutdown', async () => {
+    // The SDK of the test before stays registered with the API after its shutdown: clear it.
+    for (const api of [trace, metrics, context, propagation, logs]) api.disable();
     const config = resolveConfig({ telemetry: { otlpEndpoint: `${endpoint}/init` } });
     const handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
     try {
+      expect(handle.spanExportThread).toBe(true);
       const before = received.filter((r) => r.path === '/init/v1/traces').length;
       const producer = startWorkSpan({ queue: 'work', workType: 'thread.check' });
       producer.transition(undefined, 'queued');
