@@ -2,8 +2,6 @@
 // the receiver holds the spans, metrics and logs animus produced, with the animus resource
 // (service.name, version, instance id); the Prometheus text carries the same metrics. Also the
 // switches that leave the SDK unstarted.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,46 +15,17 @@ import {
   startWorkSpan,
 } from '../../src/telemetry/index.js';
 import { otlpProtocol } from '../../src/telemetry/setup.js';
+import { type OtlpReceiver, type ReceivedExport, startOtlpReceiver } from '../support/otlp-receiver.js';
 
-interface Received {
-  path: string;
-  contentType: string | undefined;
-  /** The parsed body of a JSON export (`{}` for protobuf). */
-  body: Record<string, unknown>;
-  raw: Buffer;
-}
-
-const received: Received[] = [];
+let receiver: OtlpReceiver;
+let received: ReceivedExport[] = [];
 let endpoint = '';
-let close: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const contentType = req.headers['content-type'];
-      const json = contentType === 'application/json';
-      received.push({
-        path: req.url ?? '',
-        contentType,
-        body: json ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {},
-        raw,
-      });
-      res.setHeader('content-type', contentType ?? 'application/json');
-      res.end(json ? '{}' : '');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  receiver = await startOtlpReceiver();
+  ({ received, endpoint } = receiver);
 });
-afterAll(() => close());
+afterAll(() => receiver.close());
 
 /** The length-delimited fields `field` of a protobuf message, as sub-buffers (other wire types skipped). */
 function fields(buf: Buffer, field: number): Buffer[] {
@@ -159,7 +128,7 @@ describe('initTelemetry', () => {
 
     await handle.shutdown();
 
-    const byPath = (p: string): Received[] => received.filter((r) => r.path === p);
+    const byPath = (p: string): ReceivedExport[] => received.filter((r) => r.path === p);
     expect(byPath('/v1/traces')).toHaveLength(0);
     const traces = byPath('/custom/traces');
     const metrics = byPath('/v1/metrics');

@@ -3,9 +3,7 @@
 // state, events, error status included), forceFlush returns only once the spans have arrived,
 // initTelemetry uses it by default, and a thread that cannot start fails exports without
 // throwing.
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { context, metrics, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
 import type { ExportResult } from '@opentelemetry/core';
@@ -22,35 +20,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnv, resolveConfig } from '../../src/config/index.js';
 import { initTelemetry, startWorkConsumerSpan, startWorkSpan } from '../../src/telemetry/index.js';
 import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
+import { type OtlpReceiver, type ReceivedExport, startOtlpReceiver } from '../support/otlp-receiver.js';
 
-interface Received {
-  path: string;
-  raw: Buffer;
-}
-
-const received: Received[] = [];
+let receiver: OtlpReceiver;
+let received: ReceivedExport[] = [];
 let endpoint = '';
-let close: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', raw: Buffer.concat(chunks) });
-      res.setHeader('content-type', req.headers['content-type'] ?? 'application/x-protobuf');
-      res.end('');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  receiver = await startOtlpReceiver();
+  ({ received, endpoint } = receiver);
 });
-afterAll(() => close());
+afterAll(() => receiver.close());
 
 const PROTO_MODULE = createRequire(import.meta.url).resolve('@opentelemetry/exporter-trace-otlp-proto');
 
