@@ -155,17 +155,17 @@ const WHY: Partial<Record<RowName, string>> = {
 const TRACING_WHY =
   'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span (9 attributes, ' +
   'two lifecycle events) plus the duration histogram. Measured in isolation a traced attempt costs the ' +
-  'main thread about 10.5 µs of CPU (15.5 with the OTLP encoding on the main thread; the export thread ' +
-  'takes the encoding and sending, and the process as a whole spends ~4 µs more per attempt for the ' +
-  'hand-off). In the batched row the main thread spent about 20 µs more per item with tracing on (29.5 with ' +
-  "encoding on the main thread), against 14-17 µs per item for all of animus's own work: a no-op handler " +
-  'is cheaper than its span, and the claim, handler and completion loop is serial, so the loss follows ' +
-  'that CPU (34-46% median pair loss in three runs of 2026-11-29, 45.5% with encoding on the main thread in between). ' +
-  'On 2 cores the export thread competes with Postgres, so it moves CPU more than it frees throughput. ' +
-  'Handlers run per item, so the batched row keeps one span per item (their own spans belong to that ' +
-  "item's trace); head sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio) is the lever for such " +
-  'volumes. On a loaded 2-core machine single runs vary by a factor of 3; the median of the pairs and the ' +
-  'CPU per item are the steadier figures.';
+  'main thread about 10 µs of CPU and the export thread another 9.5 (OTLP encoding and sending; 15.5 µs ' +
+  "on the main thread without the thread). Where animus's own work per item is smaller than that, as " +
+  'in the batched row (13-15 µs of main-thread CPU per item, ~25 µs of wall time), a span per item cannot ' +
+  'cost under 10%: main-thread CPU per item went 12.9 -> 30.4 µs with the export thread, 15 -> 45.4 ' +
+  'without it, and the loss was 43-47% in three idle-machine runs of 2026-11-29 (46% without the thread). ' +
+  'Head sampling does not close it either: with OTEL_TRACES_SAMPLER=parentbased_traceidratio at 0.1 the ' +
+  'batched loss was 28% (a sampled-out attempt still costs ~4.4 µs: the duration histogram, whose ' +
+  'SDK hashes its attributes on every record, the non-recording span and the context extraction), ' +
+  'while submit and one-at-a-time fell to 2.5% and 1.2%. Single runs of the other rows vary from 3% ' +
+  'to 24% between consecutive runs on this 2-core machine; the median of the pairs and the CPU per ' +
+  'item are the steadier figures.';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
