@@ -7,8 +7,8 @@ import type { Queryable } from './types.js';
 /** pgvector's binary `vector`: int16 dimensions, int16 unused (0), then float4 each, big-endian. */
 const VECTOR_HEADER = 4;
 
-// Everything is written as little-endian 32-bit words into a buffer of whole words, then one
-// `swap32()` makes each word big-endian: the floats go in with one typed-array copy instead
+// Everything is written as 32-bit words into a buffer of whole words, then (on the usual
+// little-endian host) one `swap32()` makes each word big-endian: the floats go in with one typed-array copy instead
 // of 512 `writeFloatBE` calls (≈ 1 µs instead of 8 per vector). The header word holds
 // `dimensions << 16`, which the swap turns into int16 dimensions followed by int16 0.
 
@@ -18,12 +18,17 @@ function wordBuffer(words: number): { buf: Buffer; u32: Uint32Array; f32: Float3
   return { buf: Buffer.from(bytes), u32: new Uint32Array(bytes), f32: new Float32Array(bytes) };
 }
 
+// Typed arrays use the host's byte order; on a big-endian host the words already are what
+// Postgres reads, and the swap must be skipped.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const toNetworkOrder = (buf: Buffer): Buffer => (LITTLE_ENDIAN ? buf.swap32() : buf);
+
 /** One vector as a binary parameter for `$n::vector`. */
 export function vectorParam(v: ArrayLike<number>): Buffer {
   const { buf, u32, f32 } = wordBuffer(1 + v.length);
   u32[0] = (v.length << 16) >>> 0;
   f32.set(v, 1);
-  return buf.swap32();
+  return toNetworkOrder(buf);
 }
 
 /**
@@ -47,7 +52,7 @@ export function vectorArrayParam(vectors: ArrayLike<number>[], vectorOid: number
     f32.set(v, w + 2);
     w += 2 + v.length;
   }
-  return buf.swap32();
+  return toNetworkOrder(buf);
 }
 
 /**
