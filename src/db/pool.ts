@@ -44,6 +44,9 @@ export function connectFailureReason(err: unknown): string {
 }
 
 /** Type table for one pool: pg's defaults, plus pgvector's `vector` once its OID is known. */
+/** pgvector's `vector` type oid as the session resolves the name (`oid` NULL before the extension exists). */
+export const VECTOR_TYPE_OID = "SELECT to_regtype('vector')::oid::int AS oid";
+
 class PoolTypes {
   vectorOid: number | undefined;
 
@@ -90,10 +93,8 @@ export async function openPool(options: PoolOptions): Promise<AnimusPool> {
     pool,
     target,
     async registerVectorType() {
-      const { rows } = await pool.query<{ oid: number }>(
-        "SELECT oid::int AS oid FROM pg_type WHERE typname = 'vector' ORDER BY oid LIMIT 1",
-      );
-      types.vectorOid = rows[0]?.oid;
+      const { rows } = await pool.query<{ oid: number | null }>(VECTOR_TYPE_OID);
+      types.vectorOid = rows[0]?.oid ?? undefined;
       return types.vectorOid !== undefined;
     },
   };

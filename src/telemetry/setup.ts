@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { metrics, trace } from '@opentelemetry/api';
+import type * as OtlpProtoTraceModule from '@opentelemetry/exporter-trace-otlp-proto';
 import type { AnimusConfig } from '../config/index.js';
 import { ANIMUS_VERSION } from './instruments.js';
 import { setLogBridge } from './logger.js';
@@ -195,10 +196,8 @@ export async function initTelemetry(
         : '@opentelemetry/exporter-trace-otlp-proto';
     const batchConfig = { maxQueueSize: spanQueueSize(env) };
     if (!spanExportThread) {
-      const { OTLPTraceExporter } =
-        protocols.traces === 'http/json'
-          ? await import('@opentelemetry/exporter-trace-otlp-http')
-          : await import('@opentelemetry/exporter-trace-otlp-proto');
+      // Both packages export the same class shape; protobuf's types stand for both.
+      const { OTLPTraceExporter } = (await import(exporterModule)) as typeof OtlpProtoTraceModule;
       spanProcessors.push(
         new traceBase.BatchSpanProcessor(new OTLPTraceExporter(targets.traces), batchConfig),
       );

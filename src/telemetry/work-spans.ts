@@ -66,26 +66,38 @@ function failSpan(span: Span, error: unknown): void {
 }
 
 // The event attributes of a lifecycle change on animus's own work spans: from- and to-state
-// only, since those spans carry `animus.work.type` themselves. One frozen object per pair.
-const eventAttrsCache = new Map<string, Map<string, Attributes>>();
+// only, since those spans carry `animus.work.type` themselves. One frozen object per pair (up
+// to a limit, past which they are built per call: states are few, but the API takes any).
+const EVENT_ATTRS_LIMIT = 256;
+const eventAttrsCache = new Map<string, Attributes>();
 
 function eventAttrs(from: string, to: string): Attributes {
-  let byTo = eventAttrsCache.get(from);
-  if (byTo === undefined) eventAttrsCache.set(from, (byTo = new Map()));
-  let attrs = byTo.get(to);
+  const key = `${from}\u0000${to}`;
+  let attrs = eventAttrsCache.get(key);
   if (attrs === undefined) {
     attrs = Object.freeze({ [WorkAttr.stateFrom]: from, [WorkAttr.stateTo]: to });
-    byTo.set(to, attrs);
+    if (eventAttrsCache.size < EVENT_ATTRS_LIMIT) eventAttrsCache.set(key, attrs);
   }
   return attrs;
 }
 
-/** A lifecycle change on a work span (which carries the work type): event + count. */
-function workSpanTransition(span: Span, from: string | undefined, to: string, workType: string): void {
+/**
+ * A lifecycle change: the `animus.work.transition` event on `span` (when given) and one
+ * `animus.work.transitions` count. The event names the work type unless the span is one of
+ * animus's own work spans (`ownSpan`), which carry it already. Never throws.
+ */
+function lifecycle(
+  span: Span | undefined,
+  from: string | undefined,
+  to: string,
+  workType: string,
+  ownSpan: boolean,
+): void {
   try {
     const fromState = from ?? 'none';
-    span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(fromState, to));
-    workTransitionCount(fromState, to, workType).value++;
+    const count = workTransitionCount(fromState, to, workType);
+    span?.addEvent(WORK_TRANSITION_EVENT, ownSpan ? eventAttrs(fromState, to) : count.attributes);
+    count.value++;
     ensureInstruments();
   } catch {
     // Telemetry never throws into callers.
@@ -139,7 +151,7 @@ class ProducerSpan implements WorkProducerSpan {
   }
 
   transition(from: string | undefined, to: string): void {
-    workSpanTransition(this.span, from, to, this.#workType);
+    lifecycle(this.span, from, to, this.#workType, true);
   }
 
   end(error?: unknown): void {
@@ -243,7 +255,7 @@ class ConsumerSpan implements WorkConsumerSpan {
   }
 
   transition(from: string | undefined, to: string): void {
-    workSpanTransition(this.span, from, to, this.#options.workType);
+    lifecycle(this.span, from, to, this.#options.workType, true);
   }
 
   addEvent(from: string | undefined, to: string): void {
@@ -293,14 +305,7 @@ export function recordWorkLifecycle(
   to: string,
   workType: string,
 ): void {
-  try {
-    const count = workTransitionCount(from ?? 'none', to, workType);
-    span?.addEvent(WORK_TRANSITION_EVENT, count.attributes);
-    count.value++;
-    ensureInstruments();
-  } catch {
-    // Telemetry never throws into callers.
-  }
+  lifecycle(span, from, to, workType, false);
 }
 
 // `animus.work.duration` attribute objects, one per (queue, work type, outcome); past the

@@ -1,7 +1,11 @@
 // An OTLP/HTTP receiver for tests: a real HTTP server on 127.0.0.1 that keeps every request
-// (path, content type, raw body, and the parsed body of a JSON export) and answers 200.
+// (path, content type, raw body, and the parsed body of a JSON export) and answers 200. Also
+// clears the OTel API's global registrations between SDKs started in one test file.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
+import { afterAll, beforeAll } from 'vitest';
 
 /** One request the receiver got. */
 export interface ReceivedExport {
@@ -48,4 +52,36 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A receiver for the test file: started before its tests, closed after them. Read `endpoint`
+ * and `received` inside tests (they exist once `beforeAll` has run).
+ */
+export function useOtlpReceiver(): { readonly endpoint: string; readonly received: ReceivedExport[] } {
+  let receiver: OtlpReceiver | undefined;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  afterAll(() => receiver?.close());
+  const started = (): OtlpReceiver => {
+    if (receiver === undefined) throw new Error('the OTLP receiver starts in beforeAll');
+    return receiver;
+  };
+  return {
+    get endpoint() {
+      return started().endpoint;
+    },
+    get received() {
+      return started().received;
+    },
+  };
+}
+
+/**
+ * An SDK started earlier in the file stays registered with the OTel API after its shutdown;
+ * this clears the API's globals so the next `initTelemetry` can register its own.
+ */
+export function resetOtelApi(): void {
+  for (const api of [trace, metrics, context, propagation, logs]) api.disable();
 }

@@ -2,9 +2,8 @@
 // the receiver holds the spans, metrics and logs animus produced, with the animus resource
 // (service.name, version, instance id); the Prometheus text carries the same metrics. Also the
 // switches that leave the SDK unstarted.
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
-import { logs } from '@opentelemetry/api-logs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { context, trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
 import {
   ANIMUS_VERSION,
@@ -15,17 +14,9 @@ import {
   startWorkSpan,
 } from '../../src/telemetry/index.js';
 import { otlpProtocol } from '../../src/telemetry/setup.js';
-import { type OtlpReceiver, type ReceivedExport, startOtlpReceiver } from '../support/otlp-receiver.js';
+import { type ReceivedExport, resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
 
-let receiver: OtlpReceiver;
-let received: ReceivedExport[] = [];
-let endpoint = '';
-
-beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  ({ received, endpoint } = receiver);
-});
-afterAll(() => receiver.close());
+const otlp = useOtlpReceiver();
 
 /** The length-delimited fields `field` of a protobuf message, as sub-buffers (other wire types skipped). */
 function fields(buf: Buffer, field: number): Buffer[] {
@@ -92,11 +83,11 @@ describe('initTelemetry', () => {
   });
 
   it('exports spans, metrics and logs over OTLP/HTTP JSON (per-signal URL honoured) and serves Prometheus text', async () => {
-    const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
+    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
     const handle = await initTelemetry(config, {
       // A per-signal endpoint is a full URL and wins over the base endpoint.
       env: {
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/custom/traces`,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.endpoint}/custom/traces`,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       },
       prometheus: true,
@@ -128,7 +119,7 @@ describe('initTelemetry', () => {
 
     await handle.shutdown();
 
-    const byPath = (p: string): ReceivedExport[] => received.filter((r) => r.path === p);
+    const byPath = (p: string): ReceivedExport[] => otlp.received.filter((r) => r.path === p);
     expect(byPath('/v1/traces')).toHaveLength(0);
     const traces = byPath('/custom/traces');
     const metrics = byPath('/v1/metrics');
@@ -196,10 +187,9 @@ describe('initTelemetry', () => {
   });
 
   it('exports over OTLP/HTTP protobuf by default: a work trace arrives whole', async () => {
-    // The SDK of the test before stays registered with the API after its shutdown: clear it.
-    for (const api of [trace, metrics, context, propagation, logs]) api.disable();
-    const from = received.length;
-    const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
+    resetOtelApi();
+    const from = otlp.received.length;
+    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
     const handle = await initTelemetry(config, {
       env: { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json' },
       instanceId: 'test-instance-2',
@@ -220,7 +210,7 @@ describe('initTelemetry', () => {
     createLogger({ name: 'animus.otlp-test', stream: { write: () => true } }).info('proto log line');
     await handle.shutdown();
 
-    const mine = received.slice(from);
+    const mine = otlp.received.slice(from);
     const traceExports = mine.filter((r) => r.path === '/v1/traces');
     const metricExports = mine.filter((r) => r.path === '/v1/metrics');
     const logExports = mine.filter((r) => r.path === '/v1/logs');
@@ -239,16 +229,16 @@ describe('initTelemetry', () => {
     expect(JSON.stringify(logExports.map((l) => l.body))).toContain('proto log line');
   });
   it('keeps a burst larger than the SDK default queue (2048): all 5000 spans of one go arrive', async () => {
-    for (const api of [trace, metrics, context, propagation, logs]) api.disable();
-    const from = received.length;
-    const config = resolveConfig({ telemetry: { otlpEndpoint: endpoint, serviceName: 'animus' } });
+    resetOtelApi();
+    const from = otlp.received.length;
+    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
     const handle = await initTelemetry(config, {
       env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
     });
     // One synchronous burst, as a 5000-item submitBatch makes: no export can run in between.
     for (let i = 0; i < 5000; i++) startWorkSpan({ queue: 'burst_q', workType: 'burst' }).end();
     await handle.shutdown();
-    const spans = received
+    const spans = otlp.received
       .slice(from)
       .filter((r) => r.path === '/v1/traces')
       .flatMap((r) => protobufSpans(r.raw));

@@ -4,8 +4,7 @@
 // initTelemetry uses it by default, and a thread that cannot start fails exports without
 // throwing.
 import { createRequire } from 'node:module';
-import { context, metrics, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { logs } from '@opentelemetry/api-logs';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import { ExportResultCode, TraceState } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -16,21 +15,13 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configFromEnv, resolveConfig } from '../../src/config/index.js';
 import { initTelemetry, startWorkConsumerSpan, startWorkSpan } from '../../src/telemetry/index.js';
 import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
-import { type OtlpReceiver, type ReceivedExport, startOtlpReceiver } from '../support/otlp-receiver.js';
+import { resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
 
-let receiver: OtlpReceiver;
-let received: ReceivedExport[] = [];
-let endpoint = '';
-
-beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  ({ received, endpoint } = receiver);
-});
-afterAll(() => receiver.close());
+const otlp = useOtlpReceiver();
 
 const PROTO_MODULE = createRequire(import.meta.url).resolve('@opentelemetry/exporter-trace-otlp-proto');
 
@@ -80,12 +71,12 @@ describe('ThreadedSpanExporter', () => {
   it('sends the same OTLP/protobuf bytes as the main-thread exporter', async () => {
     const spans = sampleSpans();
     expect(spans).toHaveLength(3);
-    const url = `${endpoint}/direct/v1/traces`;
+    const url = `${otlp.endpoint}/direct/v1/traces`;
     const direct = new OTLPTraceExporter({ url });
     expect((await exportWith(direct, spans)).code).toBe(ExportResultCode.SUCCESS);
     await direct.shutdown();
 
-    const threadUrl = `${endpoint}/thread/v1/traces`;
+    const threadUrl = `${otlp.endpoint}/thread/v1/traces`;
     const threaded = new ThreadedSpanExporter({
       exporterModule: PROTO_MODULE,
       exporterConfig: { url: threadUrl },
@@ -94,8 +85,8 @@ describe('ThreadedSpanExporter', () => {
     await threaded.forceFlush();
     await threaded.shutdown();
 
-    const directBody = received.find((r) => r.path === '/direct/v1/traces')?.raw;
-    const threadBody = received.find((r) => r.path === '/thread/v1/traces')?.raw;
+    const directBody = otlp.received.find((r) => r.path === '/direct/v1/traces')?.raw;
+    const threadBody = otlp.received.find((r) => r.path === '/thread/v1/traces')?.raw;
     expect(directBody?.length).toBeGreaterThan(0);
     expect(threadBody?.equals(directBody!)).toBe(true);
   });
@@ -104,13 +95,13 @@ describe('ThreadedSpanExporter', () => {
     const path = '/flush/v1/traces';
     const threaded = new ThreadedSpanExporter({
       exporterModule: PROTO_MODULE,
-      exporterConfig: { url: `${endpoint}${path}` },
+      exporterConfig: { url: `${otlp.endpoint}${path}` },
     });
     const spans = sampleSpans();
     for (let i = 0; i < 5; i++)
       expect((await exportWith(threaded, spans)).code).toBe(ExportResultCode.SUCCESS);
     await threaded.forceFlush();
-    expect(received.filter((r) => r.path === path)).toHaveLength(5);
+    expect(otlp.received.filter((r) => r.path === path)).toHaveLength(5);
     await threaded.shutdown();
     // After shutdown exports fail instead of throwing.
     expect((await exportWith(threaded, spans)).code).toBe(ExportResultCode.FAILED);
@@ -119,20 +110,20 @@ describe('ThreadedSpanExporter', () => {
   it('a thread that cannot load its exporter fails exports and flushes without throwing', async () => {
     const broken = new ThreadedSpanExporter({
       exporterModule: '/nonexistent/otlp-exporter.js',
-      exporterConfig: { url: `${endpoint}/broken/v1/traces` },
+      exporterConfig: { url: `${otlp.endpoint}/broken/v1/traces` },
     });
     const result = await exportWith(broken, sampleSpans());
     expect(result.code).toBe(ExportResultCode.FAILED);
     await expect(broken.forceFlush()).resolves.toBeUndefined();
     await expect(broken.shutdown()).resolves.toBeUndefined();
-    expect(received.some((r) => r.path === '/broken/v1/traces')).toBe(false);
+    expect(otlp.received.some((r) => r.path === '/broken/v1/traces')).toBe(false);
   });
 });
 
 describe('initTelemetry with the export thread (default)', () => {
   it('keeps spans on the main thread when ANIMUS_OTEL_EXPORT_THREAD=false, and still delivers them', async () => {
     const config = configFromEnv({
-      OTEL_EXPORTER_OTLP_ENDPOINT: `${endpoint}/main`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `${otlp.endpoint}/main`,
       ANIMUS_OTEL_EXPORT_THREAD: 'false',
     });
     const handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
@@ -141,7 +132,7 @@ describe('initTelemetry with the export thread (default)', () => {
       const producer = startWorkSpan({ queue: 'work', workType: 'main.check' });
       producer.end();
       await handle.forceFlush();
-      const bodies = received.filter((r) => r.path === '/main/v1/traces');
+      const bodies = otlp.received.filter((r) => r.path === '/main/v1/traces');
       expect(Buffer.concat(bodies.map((r) => r.raw)).toString('latin1')).toContain('main.check');
     } finally {
       await handle.shutdown();
@@ -149,13 +140,12 @@ describe('initTelemetry with the export thread (default)', () => {
   });
 
   it('handle.forceFlush() delivers work spans to the receiver without a shutdown', async () => {
-    // The SDK of the test before stays registered with the API after its shutdown: clear it.
-    for (const api of [trace, metrics, context, propagation, logs]) api.disable();
-    const config = resolveConfig({ telemetry: { otlpEndpoint: `${endpoint}/init` } });
+    resetOtelApi();
+    const config = resolveConfig({ telemetry: { otlpEndpoint: `${otlp.endpoint}/init` } });
     const handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
     try {
       expect(handle.spanExportThread).toBe(true);
-      const before = received.filter((r) => r.path === '/init/v1/traces').length;
+      const before = otlp.received.filter((r) => r.path === '/init/v1/traces').length;
       const producer = startWorkSpan({ queue: 'work', workType: 'thread.check' });
       producer.transition(undefined, 'queued');
       producer.end();
@@ -168,7 +158,7 @@ describe('initTelemetry with the export thread (default)', () => {
       });
       attempt.end('completed');
       await handle.forceFlush();
-      const bodies = received.filter((r) => r.path === '/init/v1/traces').slice(before);
+      const bodies = otlp.received.filter((r) => r.path === '/init/v1/traces').slice(before);
       const all = Buffer.concat(bodies.map((r) => r.raw)).toString('latin1');
       expect(all).toContain('send work');
       expect(all).toContain('process work');
