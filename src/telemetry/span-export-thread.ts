@@ -81,13 +81,49 @@ function spanOf(a) {
     instrumentationScope: scopes.get(a[21]),
   };
 }
-const MAX_IN_FLIGHT = 4;
-let inFlight = 0;
-const waiting = [];
-function done() {
-  inFlight--;
-  const id = waiting.shift();
-  if (id !== undefined) reply(id, { code: 0 });
+// At most MAX_SENDS exports are sending at once (the exporter refuses more than its own limit);
+// later batches wait here, encoded when their turn comes. The main thread's batch processor
+// hears "done" at once while few batches are sending or waiting; past that only as they go
+// out, so a slow receiver holds spans back in the processor's queue (bounded) and not here.
+const MAX_SENDS = 4;
+let sending = 0;
+const queued = [];
+const unanswered = [];
+function pump() {
+  while (sending < MAX_SENDS && queued.length > 0) {
+    const { id, spans } = queued.shift();
+    sending++;
+    let sync = true;
+    let early;
+    exporter.export(spans, (result) => {
+      if (sync) {
+        early = result;
+        return;
+      }
+      if (result.code !== 0) parentPort.postMessage({ id: 0, ok: false, error: String(result.error) });
+      sending--;
+      pump();
+      release();
+    });
+    sync = false;
+    if (early !== undefined) {
+      // Refused or failed before sending: that batch's answer is the failure.
+      sending--;
+      const at = unanswered.indexOf(id);
+      if (at >= 0) unanswered.splice(at, 1);
+      reply(id, early);
+    }
+  }
+  if (queued.length === 0) for (const resolve of drainWaiters.splice(0)) resolve();
+}
+function release() {
+  while (unanswered.length > 0 && sending + queued.length <= MAX_SENDS) reply(unanswered.shift(), { code: 0 });
+}
+// A flush or shutdown starts once every queued batch has gone to the exporter.
+const drainWaiters = [];
+function whenDrained(fn) {
+  if (queued.length === 0) return Promise.resolve().then(fn);
+  return new Promise((resolve) => drainWaiters.push(resolve)).then(fn);
 }
 const reply = (id, result) =>
   parentPort.postMessage({ id, ok: result.code === 0, error: result.error === undefined ? undefined : String(result.error) });
@@ -102,27 +138,14 @@ parentPort.on('message', (m) => {
       reply(m.id, { code: 1, error });
       return;
     }
-    // The exporter encodes synchronously, then sends. The batch processor may go on with its
-    // next batch at once while few requests are in flight; past that it waits for one to end,
-    // so a slow receiver holds spans back in the processor's queue (bounded) and not here.
-    let sync = true;
-    let early;
-    inFlight++;
-    exporter.export(spans, (result) => {
-      if (sync) early = result;
-      else if (result.code !== 0) parentPort.postMessage({ id: 0, ok: false, error: String(result.error) });
-      if (!sync) done();
-    });
-    sync = false;
-    if (early !== undefined) {
-      inFlight--;
-      reply(m.id, early);
-    } else if (inFlight <= MAX_IN_FLIGHT) reply(m.id, { code: 0 });
-    else waiting.push(m.id);
+    queued.push({ id: m.id, spans });
+    unanswered.push(m.id);
+    pump();
+    release();
   } else if (m.type === 'flush') {
-    exporter.forceFlush().then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
+    whenDrained(() => exporter.forceFlush()).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
   } else if (m.type === 'shutdown') {
-    exporter.shutdown().then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
+    whenDrained(() => exporter.shutdown()).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
   }
 });
 `;

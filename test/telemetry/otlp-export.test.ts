@@ -244,4 +244,22 @@ describe('initTelemetry', () => {
       .flatMap((r) => protobufSpans(r.raw));
     expect(spans.filter((x) => x.name === 'send burst_q')).toHaveLength(5000);
   });
+  it('sends a full span queue in one flush: more batches than the exporter sends at once all arrive', async () => {
+    resetOtelApi();
+    const from = otlp.received.length;
+    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
+    const handle = await initTelemetry(config, {
+      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+    });
+    // 16,000 spans are 32 batches of 512 flushed together; the OTLP exporter refuses more than
+    // 30 concurrent exports, so the export thread must queue them, not pass them all on.
+    for (let i = 0; i < 16_000; i++) startWorkSpan({ queue: 'flood_q', workType: 'flood' }).end();
+    await handle.forceFlush();
+    const spans = otlp.received
+      .slice(from)
+      .filter((r) => r.path === '/v1/traces')
+      .flatMap((r) => protobufSpans(r.raw));
+    expect(spans.filter((x) => x.name === 'send flood_q')).toHaveLength(16_000);
+    await handle.shutdown();
+  });
 });
