@@ -66,6 +66,12 @@ export interface AnimusConfig {
     readonly serviceName: string;
     /** Encode and send spans on a worker thread (`initTelemetry`). Default true. */
     readonly exportThread: boolean;
+    /**
+     * Record animus's work spans straight into the setup's span processors and the work
+     * duration histogram into its metric readers, instead of through the SDK's tracer and
+     * instrument, where the SDK's settings are the defaults (`initTelemetry`). Default true.
+     */
+    readonly directRecording: boolean;
   };
   /** Log verbosity. Default `info`. */
   readonly logLevel: LogLevel;
@@ -121,6 +127,7 @@ export interface AnimusOptions {
     captureContent?: boolean;
     serviceName?: string;
     exportThread?: boolean;
+    directRecording?: boolean;
   };
   logLevel?: LogLevel;
   search?: { bm25K1?: number; bm25B?: number; keywordCandidates?: number | 'all' };
@@ -209,6 +216,7 @@ function optionsFromEnv(e: ParsedEnv, env: Record<string, string | undefined>): 
       captureContent: e.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
       serviceName: e.OTEL_SERVICE_NAME,
       exportThread: e.ANIMUS_OTEL_EXPORT_THREAD,
+      directRecording: e.ANIMUS_OTEL_DIRECT_RECORDING,
     },
     logLevel: e.LOG_LEVEL,
     search: {
@@ -254,6 +262,7 @@ function resolve(input: unknown, naming: Naming): AnimusConfig {
       captureContent: o.telemetry.captureContent,
       serviceName: o.telemetry.serviceName,
       exportThread: o.telemetry.exportThread,
+      directRecording: o.telemetry.directRecording,
     },
     logLevel: o.logLevel,
     search: {

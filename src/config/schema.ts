@@ -59,6 +59,7 @@ export const FIELDS: Readonly<Record<string, FieldSpec>> = Object.fromEntries(
         'false',
       ],
       ['ANIMUS_OTEL_EXPORT_THREAD', 'telemetry.exportThread', 'true or false', 'true'],
+      ['ANIMUS_OTEL_DIRECT_RECORDING', 'telemetry.directRecording', 'true or false', 'true'],
       ['LOG_LEVEL', 'logLevel', `one of ${LOG_LEVELS.join(', ')}`, 'info'],
       ['ANIMUS_BM25_K1', 'search.bm25K1', 'a number from 0 to 10', '1.2'],
       ['ANIMUS_BM25_B', 'search.bm25B', 'a number from 0 to 1', '0.75'],
@@ -176,6 +177,7 @@ export const optionsSchema = z
         captureContent: z.boolean().default(false),
         serviceName: text.default('animus'),
         exportThread: z.boolean().default(true),
+        directRecording: z.boolean().default(true),
       })
       .prefault({}),
     logLevel: z.enum(LOG_LEVELS).default('info'),
@@ -292,6 +294,7 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: envText,
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: envBool,
   ANIMUS_OTEL_EXPORT_THREAD: envBool,
+  ANIMUS_OTEL_DIRECT_RECORDING: envBool,
   LOG_LEVEL: envText.transform((v) => v?.toLowerCase()),
   ANIMUS_BM25_K1: envNumber,
   ANIMUS_BM25_B: envNumber,

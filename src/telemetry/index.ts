@@ -23,8 +23,8 @@ export type {
 } from './genai.js';
 export { withMemorySpan } from './memory-spans.js';
 export type { MemorySpanAttributes, MemorySpanHandle } from './memory-spans.js';
+export { recordWorkDuration } from './work-duration.js';
 export {
-  recordWorkDuration,
   recordWorkLifecycle,
   registerQueueGauges,
   startWorkConsumerSpan,

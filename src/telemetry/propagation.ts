@@ -4,8 +4,8 @@
 // application's extra fields (baggage, say) travel along. Malformed headers yield the root
 // context, never an error.
 import { context as otelContext, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import type { Context, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Context, SpanContext, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import { parseTraceParent, TraceState, W3CTraceContextPropagator } from '@opentelemetry/core';
 
 const w3c = new W3CTraceContextPropagator();
 
@@ -54,4 +54,41 @@ export function extractTraceContext(headers: unknown, base: Context = ROOT_CONTE
   } catch {
     return base;
   }
+}
+
+/**
+ * The W3C `traceparent` (and `tracestate`) of message headers as a remote span context, read
+ * the way the W3C propagator reads them but without building a context; `undefined` when
+ * absent or malformed. For callers that know the trace context travels as W3C headers (the
+ * direct work spans, under animus's own SDK setup). Never throws.
+ */
+export function readTraceParent(headers: unknown): SpanContext | undefined {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return undefined;
+  try {
+    const carrier = headers as Record<string, unknown>;
+    const parent = getter.get(carrier, 'traceparent');
+    if (typeof parent !== 'string') return undefined;
+    const parsed = parseTraceParent(parent);
+    if (parsed === null) return undefined;
+    const state = getter.get(carrier, 'tracestate');
+    return state
+      ? { ...parsed, isRemote: true, traceState: new TraceState(state as string) }
+      : { ...parsed, isRemote: true };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The W3C `traceparent` (and `tracestate`) for a span context, as the W3C propagator writes
+ * them; empty for an invalid context. For callers that know no other propagator adds fields.
+ */
+export function w3cTraceHeaders(spanContext: SpanContext): MessageHeaders {
+  if (!trace.isSpanContextValid(spanContext)) return {};
+  const flags = `0${(spanContext.traceFlags || 0).toString(16)}`;
+  const headers: MessageHeaders = {
+    traceparent: `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`,
+  };
+  if (spanContext.traceState) headers.tracestate = spanContext.traceState.serialize();
+  return headers;
 }

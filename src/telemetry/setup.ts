@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { metrics, trace } from '@opentelemetry/api';
+import type { Context, Tracer } from '@opentelemetry/api';
 import type * as OtlpProtoTraceModule from '@opentelemetry/exporter-trace-otlp-proto';
 import type { AnimusConfig } from '../config/index.js';
 import { ANIMUS_VERSION } from './instruments.js';
@@ -14,6 +15,9 @@ import { setLogBridge } from './logger.js';
 import type { BridgedLogRecord } from './logger.js';
 import { CommonAttr, INSTRUMENTATION_SCOPE } from './names.js';
 import { setContentCapture } from './settings.js';
+import { setDirectSpanSink } from './direct-spans.js';
+import { setLocalWorkDuration, workDurationProducer } from './work-duration.js';
+import type { DirectSpanProcessor } from './direct-spans.js';
 
 /** Options of {@link initTelemetry}. */
 export interface InitTelemetryOptions {
@@ -31,6 +35,14 @@ export interface InitTelemetryOptions {
    * handing a span over costs about a third of encoding it.
    */
   exportThread?: boolean;
+  /**
+   * Record animus's work spans straight into the span processors set up here (see
+   * direct-spans.ts) when the sampler and span limits are the defaults, and count
+   * `animus.work.duration` for the metric readers set up here (see work-duration.ts) when the
+   * metric temporality is the default. Default: `config.telemetry.directRecording`
+   * (`ANIMUS_OTEL_DIRECT_RECORDING`, true).
+   */
+  directRecording?: boolean;
 }
 
 /** Which signals are exported over OTLP. */
@@ -48,6 +60,10 @@ export interface TelemetryHandle {
   readonly instanceId: string;
   /** Whether spans are encoded and sent on the export thread (false: on the main thread or not at all). */
   readonly spanExportThread: boolean;
+  /** Whether animus's work spans go straight to the span processors (see direct-spans.ts). */
+  readonly directSpans: boolean;
+  /** Whether `animus.work.duration` is counted by animus for the readers (see work-duration.ts). */
+  readonly localWorkDuration: boolean;
   /** Prometheus text exposition of the current metrics; `undefined` without `prometheus`. */
   readonly metricsText: (() => Promise<string>) | undefined;
   /** Exports everything buffered so far. Never throws. */
@@ -133,6 +149,69 @@ function logAttributes(record: BridgedLogRecord): Record<string, string | number
   return out;
 }
 
+// The variables that make the SDK sample or limit spans other than by default; with any of
+// them set, work spans go through the SDK tracer, which applies them (read from the process
+// environment, as the SDK reads them).
+const SAMPLER_DEFAULTS = new Set(['', 'parentbased_always_on', 'always_on']);
+const SPAN_LIMIT_ENV = [
+  'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_EVENT_COUNT_LIMIT',
+  'OTEL_SPAN_LINK_COUNT_LIMIT',
+  'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
+];
+
+/** Whether the SDK's propagators (`OTEL_PROPAGATORS`, default `tracecontext,baggage`) read trace context as W3C only. */
+function w3cPropagation(value: string | undefined): boolean {
+  const names = (value ?? '')
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter((n) => n !== '');
+  if (names.length === 0) return true;
+  return names.includes('tracecontext') && names.every((n) => n === 'tracecontext' || n === 'baggage');
+}
+
+/**
+ * Hands the started SDK's span processors, resource and animus's scope to the direct work
+ * spans, when the sampler and limits allow it. The resource and scope are read off one
+ * (never ended, so never exported) span of the SDK's own tracer. Returns whether it did.
+ */
+function installDirectSpans(
+  processors: DirectSpanProcessor[],
+  IdGenerator: new () => { generateTraceId(): string; generateSpanId(): string },
+  suppressed: (context: Context) => boolean,
+): boolean {
+  const sampler = (process.env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase();
+  if (!SAMPLER_DEFAULTS.has(sampler)) return false;
+  if (SPAN_LIMIT_ENV.some((name) => nonEmpty(process.env[name]) !== undefined)) return false;
+  const global = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  const provider = global.getDelegate?.();
+  if (typeof provider !== 'object' || provider === null) return false;
+  const probe = (provider as { getTracer(name: string, version?: string): Tracer })
+    .getTracer(INSTRUMENTATION_SCOPE, ANIMUS_VERSION)
+    .startSpan('animus.telemetry.probe', { root: true }) as unknown as {
+    resource?: unknown;
+    instrumentationScope?: { name: string; version?: string; schemaUrl?: string };
+  };
+  if (probe.resource === undefined || probe.instrumentationScope === undefined) return false;
+  const ids = new IdGenerator();
+  setDirectSpanSink({
+    provider,
+    resource: probe.resource,
+    scope: probe.instrumentationScope,
+    parentBased: sampler !== 'always_on',
+    w3cPropagation: w3cPropagation(process.env.OTEL_PROPAGATORS),
+    processors,
+    newTraceId: () => ids.generateTraceId(),
+    newSpanId: () => ids.generateSpanId(),
+    suppressed,
+  });
+  return true;
+}
+
 /**
  * Sets up OpenTelemetry for the service: OTLP/HTTP exporters for traces, metrics and logs when
  * `config.telemetry.otlpEndpoint` (`OTEL_EXPORTER_OTLP_ENDPOINT`) or a per-signal
@@ -167,18 +246,21 @@ export async function initTelemetry(
       exporting,
       instanceId,
       spanExportThread: false,
+      directSpans: false,
+      localWorkDuration: false,
       metricsText: undefined,
       forceFlush: async () => {},
       shutdown: async () => {},
     };
   }
 
-  const [sdkNode, resources, traceBase, sdkMetrics, sdkLogs] = await Promise.all([
+  const [sdkNode, resources, traceBase, sdkMetrics, sdkLogs, { isTracingSuppressed }] = await Promise.all([
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/sdk-metrics'),
     import('@opentelemetry/sdk-logs'),
+    import('@opentelemetry/core'),
   ]);
 
   const protocols = {
@@ -206,12 +288,23 @@ export async function initTelemetry(
       const exporter = new ThreadedSpanExporter({
         exporterModule: createRequire(import.meta.url).resolve(exporterModule),
         exporterConfig: { ...targets.traces },
+        encodeDirectSpans: protocols.traces === 'http/protobuf',
       });
       spanProcessors.push(
         new FlushingSpanProcessor(new traceBase.BatchSpanProcessor(exporter, batchConfig), exporter),
       );
     }
   }
+  const direct = options.directRecording ?? config.telemetry.directRecording;
+  // Cumulative is the default temporality and the only one the local counts report.
+  const temporality = (process.env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ?? '')
+    .trim()
+    .toLowerCase();
+  const durationProducer =
+    direct && (temporality === '' || temporality === 'cumulative')
+      ? workDurationProducer({ name: INSTRUMENTATION_SCOPE, version: ANIMUS_VERSION })
+      : undefined;
+  const metricProducers = durationProducer === undefined ? [] : [durationProducer];
   const metricReaders = [];
   if (targets.metrics !== undefined) {
     const { OTLPMetricExporter } =
@@ -225,13 +318,14 @@ export async function initTelemetry(
         exporter: new OTLPMetricExporter(targets.metrics),
         exportIntervalMillis: interval,
         exportTimeoutMillis: Math.min(30_000, interval),
+        metricProducers,
       }),
     );
   }
   let metricsText: (() => Promise<string>) | undefined;
   if (prometheus) {
     const { PrometheusExporter, PrometheusSerializer } = await import('@opentelemetry/exporter-prometheus');
-    const reader = new PrometheusExporter({ preventServerStart: true });
+    const reader = new PrometheusExporter({ preventServerStart: true, metricProducers });
     const serializer = new PrometheusSerializer();
     metricReaders.push(reader);
     metricsText = async () => {
@@ -269,6 +363,12 @@ export async function initTelemetry(
     logRecordProcessors,
   });
   sdk.start();
+  const directSpans =
+    direct && targets.traces !== undefined
+      ? installDirectSpans(spanProcessors, traceBase.RandomIdGenerator, isTracingSuppressed)
+      : false;
+  const localWorkDuration = durationProducer !== undefined && metricReaders.length > 0;
+  if (localWorkDuration) setLocalWorkDuration(metrics.getMeterProvider());
 
   let loggerProvider: { forceFlush(): Promise<void> } | undefined;
   if (logRecordProcessors.length > 0) {
@@ -298,6 +398,8 @@ export async function initTelemetry(
     exporting,
     instanceId,
     spanExportThread,
+    directSpans,
+    localWorkDuration,
     metricsText,
     async forceFlush() {
       await Promise.all(
@@ -308,6 +410,8 @@ export async function initTelemetry(
       if (stopped) return;
       stopped = true;
       setLogBridge(undefined);
+      if (directSpans) setDirectSpanSink(undefined);
+      if (localWorkDuration) setLocalWorkDuration(undefined);
       await sdk.shutdown().catch(() => {});
     },
   };

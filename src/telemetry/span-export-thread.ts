@@ -10,6 +10,8 @@ import type { Attributes, Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { DirectSpanEncoder } from './direct-span-encoder.js';
+import { DirectSpan } from './direct-spans.js';
 
 /** Options of {@link ThreadedSpanExporter}. */
 export interface ThreadedSpanExporterOptions {
@@ -20,6 +22,11 @@ export interface ThreadedSpanExporterOptions {
   exporterModule: string;
   /** Passed to `new OTLPTraceExporter(config)` on the thread (plain data only). */
   exporterConfig: Record<string, unknown>;
+  /**
+   * Encode animus's direct work spans to OTLP/protobuf here (see direct-span-encoder.ts) and
+   * send the bytes from the thread; only for the protobuf exporter. Default false.
+   */
+  encodeDirectSpans?: boolean;
 }
 
 /** What the thread answers: the result of request `id`. */
@@ -36,6 +43,32 @@ const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { OTLPTraceExporter } = require(workerData.exporterModule);
 const exporter = new OTLPTraceExporter(workerData.exporterConfig);
+// Requests encoded on the main thread (direct spans, protobuf) go out through the same HTTP
+// transport (retries, headers, compression, timeouts from the same configuration) with a
+// serializer that passes their bytes through.
+let bytesExporter;
+function sendBytes(item, callback) {
+  if (bytesExporter === undefined) {
+    const load = require('node:module').createRequire(workerData.exporterModule);
+    const { OTLPExporterBase } = load('@opentelemetry/otlp-exporter-base');
+    const http = load('@opentelemetry/otlp-exporter-base/node-http');
+    const { ProtobufTraceSerializer } = load('@opentelemetry/otlp-transformer');
+    const serializer = {
+      serializeRequest: (request) => request.bytes,
+      deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+    };
+    const options = http.convertLegacyHttpOptions(workerData.exporterConfig, 'TRACES', 'v1/traces', {
+      'Content-Type': 'application/x-protobuf',
+    });
+    bytesExporter = new OTLPExporterBase(
+      http.createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', {
+        name: 'span',
+        countItems: (request) => request.count,
+      }),
+    );
+  }
+  bytesExporter.export(item, callback);
+}
 const resources = new Map();
 const scopes = new Map();
 const traceStates = new Map();
@@ -48,19 +81,23 @@ const traceState = (s) => {
   }
   return t;
 };
+function linksOf(flat) {
+  const links = [];
+  for (const l of flat ?? [])
+    links.push({
+      context: { traceId: l[0], spanId: l[1], traceFlags: l[2], traceState: traceState(l[3]), isRemote: l[4] },
+      attributes: l[5],
+      droppedAttributesCount: l[6],
+    });
+  return links;
+}
 function spanOf(a) {
   const ctx = { traceId: a[0], spanId: a[1], traceFlags: a[2], traceState: traceState(a[3]) };
   const events = [];
   const ev = a[14];
   for (let i = 0; i < ev.length; i += 5)
     events.push({ name: ev[i], time: [ev[i + 1], ev[i + 2]], attributes: ev[i + 3], droppedAttributesCount: ev[i + 4] });
-  const links = [];
-  for (const l of a[16] ?? [])
-    links.push({
-      context: { traceId: l[0], spanId: l[1], traceFlags: l[2], traceState: traceState(l[3]), isRemote: l[4] },
-      attributes: l[5],
-      droppedAttributesCount: l[6],
-    });
+  const links = linksOf(a[16]);
   return {
     name: a[6],
     kind: a[7],
@@ -91,11 +128,12 @@ const queued = [];
 const unanswered = [];
 function pump() {
   while (sending < MAX_SENDS && queued.length > 0) {
-    const { id, spans } = queued.shift();
+    const { id, spans, bytes } = queued.shift();
     sending++;
     let sync = true;
     let early;
-    exporter.export(spans, (result) => {
+    const send = bytes === undefined ? (cb) => exporter.export(spans, cb) : (cb) => sendBytes(bytes, cb);
+    send((result) => {
       if (sync) {
         early = result;
         return;
@@ -142,10 +180,15 @@ parentPort.on('message', (m) => {
     unanswered.push(m.id);
     pump();
     release();
+  } else if (m.type === 'export-bytes') {
+    queued.push({ id: m.id, bytes: { bytes: new Uint8Array(m.bytes), count: m.count } });
+    unanswered.push(m.id);
+    pump();
+    release();
   } else if (m.type === 'flush') {
-    whenDrained(() => exporter.forceFlush()).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
+    whenDrained(() => Promise.all([exporter.forceFlush(), bytesExporter?.forceFlush()])).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
   } else if (m.type === 'shutdown') {
-    whenDrained(() => exporter.shutdown()).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
+    whenDrained(() => Promise.all([exporter.shutdown(), bytesExporter?.shutdown()])).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
   }
 });
 `;
@@ -172,6 +215,7 @@ export class ThreadedSpanExporter implements SpanExporter {
   readonly #pending = new Map<number, (reply: Reply) => void>();
   readonly #resources = new Map<object, number>();
   readonly #scopes = new Map<object, number>();
+  readonly #encoder: DirectSpanEncoder | undefined;
   #nextId = 1;
   #dead: string | undefined;
   #shutdown: Promise<void> | undefined;
@@ -191,21 +235,51 @@ export class ThreadedSpanExporter implements SpanExporter {
       this.#dead = `export thread could not start: ${(error as Error).message}`;
     }
     this.#worker = worker;
+    this.#encoder = options.encodeDirectSpans === true ? new DirectSpanEncoder() : undefined;
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     try {
-      const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
-      const scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]> = [];
-      const flat: FlatSpan[] = new Array<FlatSpan>(spans.length);
-      for (let i = 0; i < spans.length; i++) flat[i] = this.#flatten(spans[i]!, resources, scopes);
-      this.#request({ type: 'export', spans: flat, resources, scopes }, (reply) =>
+      let direct: DirectSpan[] | undefined;
+      let others: ReadableSpan[] = spans;
+      if (this.#encoder !== undefined) {
+        direct = [];
+        others = [];
+        for (const span of spans) {
+          if (span instanceof DirectSpan) direct.push(span);
+          else others.push(span);
+        }
+      }
+      // One request for the encoded direct spans and one for the rest: the batch is done when
+      // both are (failed if either failed).
+      let waiting = (direct !== undefined && direct.length > 0 ? 1 : 0) + (others.length > 0 ? 1 : 0);
+      if (waiting === 0) {
+        resultCallback({ code: ExportResultCode.SUCCESS });
+        return;
+      }
+      let failure: Error | undefined;
+      const onReply = (reply: Reply) => {
+        if (!reply.ok) failure ??= new Error(reply.error ?? 'span export failed');
+        if (--waiting > 0) return;
         resultCallback(
-          reply.ok
+          failure === undefined
             ? { code: ExportResultCode.SUCCESS }
-            : { code: ExportResultCode.FAILED, error: new Error(reply.error ?? 'span export failed') },
-        ),
-      );
+            : { code: ExportResultCode.FAILED, error: failure },
+        );
+      };
+      if (direct !== undefined && direct.length > 0) {
+        const bytes = this.#encoder!.encode(direct);
+        this.#request({ type: 'export-bytes', bytes: bytes.buffer, count: direct.length }, onReply, [
+          bytes.buffer,
+        ]);
+      }
+      if (others.length > 0) {
+        const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
+        const scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]> = [];
+        const flat: FlatSpan[] = new Array<FlatSpan>(others.length);
+        for (let i = 0; i < others.length; i++) flat[i] = this.#flatten(others[i]!, resources, scopes);
+        this.#request({ type: 'export', spans: flat, resources, scopes }, onReply);
+      }
     } catch (error) {
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
     }
@@ -288,7 +362,11 @@ export class ThreadedSpanExporter implements SpanExporter {
     ];
   }
 
-  #request(message: Record<string, unknown>, onReply: (reply: Reply) => void): void {
+  #request(
+    message: Record<string, unknown>,
+    onReply: (reply: Reply) => void,
+    transfer?: ArrayBuffer[],
+  ): void {
     const worker = this.#worker;
     if (this.#dead !== undefined || worker === undefined) {
       onReply({ id: 0, ok: false, error: this.#dead ?? 'export thread not running' });
@@ -299,7 +377,7 @@ export class ThreadedSpanExporter implements SpanExporter {
     if (this.#pending.size === 0) worker.ref();
     this.#pending.set(id, onReply);
     try {
-      worker.postMessage({ ...message, id });
+      worker.postMessage({ ...message, id }, transfer);
     } catch (error) {
       this.#settle({ id, ok: false, error: (error as Error).message });
     }

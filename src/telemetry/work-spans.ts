@@ -2,8 +2,9 @@
 // headers, a CONSUMER span per processing attempt that continues that trace (or links to it),
 // lifecycle changes as span events plus the `animus.work.transitions` counter, the
 // `animus.work.duration` histogram, and queue gauges fed by the work module. Never throws.
-import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, BatchObservableResult, Context, Link, Span } from '@opentelemetry/api';
+import { DirectSpan, directSpanSink, frozenAttributes, startDirectSpan } from './direct-spans.js';
 import { errorTypeOf } from './genai.js';
 import {
   animusInstruments,
@@ -20,7 +21,8 @@ import {
   WORK_TRANSITION_EVENT,
   WorkAttr,
 } from './names.js';
-import { extractTraceContext, injectTraceHeaders } from './propagation.js';
+import { extractTraceContext, injectTraceHeaders, readTraceParent, w3cTraceHeaders } from './propagation.js';
+import { recordWorkDuration } from './work-duration.js';
 import type { MessageHeaders } from './propagation.js';
 
 /** Identity of a work item as far as telemetry is concerned. */
@@ -69,16 +71,58 @@ function failSpan(span: Span, error: unknown): void {
 // only, since those spans carry `animus.work.type` themselves. One frozen object per pair (up
 // to a limit, past which they are built per call: states are few, but the API takes any).
 const EVENT_ATTRS_LIMIT = 256;
-const eventAttrsCache = new Map<string, Attributes>();
+const eventAttrsCache = new Map<string, Map<string, Attributes>>();
+let eventAttrsCount = 0;
 
 function eventAttrs(from: string, to: string): Attributes {
-  const key = `${from}\u0000${to}`;
-  let attrs = eventAttrsCache.get(key);
+  let byTo = eventAttrsCache.get(from);
+  let attrs = byTo?.get(to);
   if (attrs === undefined) {
     attrs = Object.freeze({ [WorkAttr.stateFrom]: from, [WorkAttr.stateTo]: to });
-    if (eventAttrsCache.size < EVENT_ATTRS_LIMIT) eventAttrsCache.set(key, attrs);
+    if (eventAttrsCount < EVENT_ATTRS_LIMIT) {
+      if (byTo === undefined) eventAttrsCache.set(from, (byTo = new Map()));
+      byTo.set(to, attrs);
+      eventAttrsCount++;
+    }
   }
   return attrs;
+}
+
+/** A lifecycle event on one of animus's own work spans (its attributes are trusted). */
+function ownEvent(span: Span, from: string, to: string): void {
+  if (span instanceof DirectSpan) span.addTrustedEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to));
+  else span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to));
+}
+
+// The constant attributes of direct work spans, one frozen set per operation, queue and work
+// type (past the limit built per span).
+const BASE_ATTRS_LIMIT = 1024;
+type BaseAttrs = { attributes: Attributes; count: number };
+const baseAttrsCache = {
+  send: new Map<string, Map<string, BaseAttrs>>(),
+  process: new Map<string, Map<string, BaseAttrs>>(),
+};
+let baseAttrsCount = 0;
+
+function baseAttrs(operation: 'send' | 'process', queue: string, workType: string): BaseAttrs {
+  const byQueue = baseAttrsCache[operation];
+  let byType = byQueue.get(queue);
+  let base = byType?.get(workType);
+  if (base === undefined) {
+    base = frozenAttributes({
+      [MessagingAttr.system]: MESSAGING_SYSTEM,
+      [MessagingAttr.destinationName]: queue,
+      [MessagingAttr.operationType]: operation,
+      [MessagingAttr.operationName]: operation,
+      [WorkAttr.type]: workType,
+    });
+    if (baseAttrsCount < BASE_ATTRS_LIMIT) {
+      if (byType === undefined) byQueue.set(queue, (byType = new Map()));
+      byType.set(workType, base);
+      baseAttrsCount++;
+    }
+  }
+  return base;
 }
 
 /**
@@ -96,7 +140,10 @@ function lifecycle(
   try {
     const fromState = from ?? 'none';
     const count = workTransitionCount(fromState, to, workType);
-    span?.addEvent(WORK_TRANSITION_EVENT, ownSpan ? eventAttrs(fromState, to) : count.attributes);
+    if (span !== undefined) {
+      if (ownSpan) ownEvent(span, fromState, to);
+      else span.addEvent(WORK_TRANSITION_EVENT, count.attributes);
+    }
     count.value++;
     ensureInstruments();
   } catch {
@@ -116,29 +163,42 @@ class ProducerSpan implements WorkProducerSpan {
     const parent = options.parent ?? otelContext.active();
     let span: Span;
     let ctx: Context;
+    let headers: MessageHeaders | undefined;
     try {
-      const attrs: Attributes = {
-        [MessagingAttr.system]: MESSAGING_SYSTEM,
-        [MessagingAttr.destinationName]: options.queue,
-        [MessagingAttr.operationType]: 'send',
-        [MessagingAttr.operationName]: 'send',
-        [WorkAttr.type]: options.workType,
-      };
-      if (options.workId !== undefined) attrs[WorkAttr.id] = options.workId;
-      if (options.dedupKey !== undefined) attrs[WorkAttr.dedupKey] = options.dedupKey;
-      span = animusTracer().startSpan(
-        `send ${options.queue}`,
-        { kind: SpanKind.PRODUCER, attributes: attrs },
-        parent,
-      );
+      const own: Attributes = {};
+      if (options.workId !== undefined) own[WorkAttr.id] = options.workId;
+      if (options.dedupKey !== undefined) own[WorkAttr.dedupKey] = options.dedupKey;
+      const base = baseAttrs('send', options.queue, options.workType);
+      const sink = directSpanSink();
+      span =
+        sink === undefined
+          ? animusTracer().startSpan(
+              `send ${options.queue}`,
+              { kind: SpanKind.PRODUCER, attributes: { ...base.attributes, ...own } },
+              parent,
+            )
+          : startDirectSpan(
+              sink,
+              `send ${options.queue}`,
+              SpanKind.PRODUCER,
+              parent,
+              undefined,
+              base.attributes,
+              base.count,
+              own,
+            );
       ctx = trace.setSpan(parent, span);
+      // Under the SDK's default propagators and with no baggage to carry, the headers are the
+      // W3C pair alone, written here without a pass through the propagators.
+      if (sink?.w3cPropagation === true && propagation.getBaggage(parent) === undefined)
+        headers = w3cTraceHeaders(span.spanContext());
     } catch {
       span = span0();
       ctx = parent;
     }
     this.span = span;
     this.context = ctx;
-    this.headers = injectTraceHeaders(ctx);
+    this.headers = headers ?? injectTraceHeaders(ctx);
   }
 
   setWorkItem(ids: { workId?: string; messageId?: string | number | bigint }): void {
@@ -221,31 +281,43 @@ class ConsumerSpan implements WorkConsumerSpan {
     let span: Span;
     let ctx: Context;
     try {
-      const producer = trace.getSpanContext(extractTraceContext(options.headers));
-      const attrs: Attributes = {
-        [MessagingAttr.system]: MESSAGING_SYSTEM,
-        [MessagingAttr.destinationName]: options.queue,
-        [MessagingAttr.operationType]: 'process',
-        [MessagingAttr.operationName]: 'process',
-        [WorkAttr.type]: options.workType,
-        [WorkAttr.id]: options.workId,
-        [WorkAttr.attempt]: options.attempt,
-      };
-      if (options.messageId !== undefined) attrs[MessagingAttr.messageId] = String(options.messageId);
-      let links: Link[] | undefined;
-      let parent = active;
-      if (producer !== undefined && trace.isSpanContextValid(producer)) {
-        if (options.linkOnly === true) links = [{ context: producer }];
-        else parent = trace.setSpanContext(active, producer);
+      const sink = directSpanSink();
+      const producer =
+        sink?.w3cPropagation === true
+          ? readTraceParent(options.headers)
+          : trace.getSpanContext(extractTraceContext(options.headers));
+      const own: Attributes = { [WorkAttr.id]: options.workId, [WorkAttr.attempt]: options.attempt };
+      if (options.messageId !== undefined) own[MessagingAttr.messageId] = String(options.messageId);
+      const valid = producer !== undefined && trace.isSpanContextValid(producer);
+      const links: Link[] | undefined =
+        valid && options.linkOnly === true ? [{ context: producer }] : undefined;
+      const parentSpan = valid && options.linkOnly !== true ? producer : undefined;
+      const base = baseAttrs('process', options.queue, options.workType);
+      const name = `process ${options.queue}`;
+      if (sink !== undefined) {
+        span = startDirectSpan(
+          sink,
+          name,
+          SpanKind.CONSUMER,
+          active,
+          parentSpan,
+          base.attributes,
+          base.count,
+          own,
+          links,
+        );
+      } else {
+        const attributes = { ...base.attributes, ...own };
+        span = animusTracer().startSpan(
+          name,
+          links === undefined
+            ? { kind: SpanKind.CONSUMER, attributes }
+            : { kind: SpanKind.CONSUMER, attributes, links },
+          parentSpan === undefined ? active : trace.setSpanContext(active, parentSpan),
+        );
       }
-      span = animusTracer().startSpan(
-        `process ${options.queue}`,
-        links === undefined
-          ? { kind: SpanKind.CONSUMER, attributes: attrs }
-          : { kind: SpanKind.CONSUMER, attributes: attrs, links },
-        parent,
-      );
-      ctx = trace.setSpan(parent, span);
+      // The span replaces the producer's span context as the active span: `active` will do.
+      ctx = trace.setSpan(active, span);
     } catch {
       span = span0();
       ctx = active;
@@ -260,7 +332,7 @@ class ConsumerSpan implements WorkConsumerSpan {
 
   addEvent(from: string | undefined, to: string): void {
     try {
-      this.span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(from ?? 'none', to));
+      ownEvent(this.span, from ?? 'none', to);
     } catch {
       // Telemetry never throws into callers.
     }
@@ -306,33 +378,6 @@ export function recordWorkLifecycle(
   workType: string,
 ): void {
   lifecycle(span, from, to, workType, false);
-}
-
-// `animus.work.duration` attribute objects, one per (queue, work type, outcome); past the
-// limit (thousands of work types) they are built per call.
-const DURATION_ATTRS_LIMIT = 1024;
-const durationAttrsCache = new Map<string, Attributes>();
-
-/** Records one `animus.work.duration` point in seconds. Never throws. */
-export function recordWorkDuration(
-  seconds: number,
-  attributes: { queue: string; workType: string; outcome: string },
-): void {
-  try {
-    const key = `${attributes.queue}\u0000${attributes.workType}\u0000${attributes.outcome}`;
-    let attrs = durationAttrsCache.get(key);
-    if (attrs === undefined) {
-      attrs = Object.freeze({
-        [MessagingAttr.destinationName]: attributes.queue,
-        [WorkAttr.type]: attributes.workType,
-        [WorkAttr.outcome]: attributes.outcome,
-      });
-      if (durationAttrsCache.size < DURATION_ATTRS_LIMIT) durationAttrsCache.set(key, attrs);
-    }
-    animusInstruments().workDuration.record(seconds, attrs);
-  } catch {
-    // Telemetry never throws into callers.
-  }
 }
 
 /** One queue's numbers, as the work module reads them from `pgmq.metrics_all()`. */

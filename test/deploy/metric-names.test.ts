@@ -15,11 +15,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordOperationDuration, recordTokenUsage } from '../../src/telemetry/genai.js';
 import { MetricName } from '../../src/telemetry/names.js';
-import {
-  recordWorkDuration,
-  recordWorkLifecycle,
-  registerQueueGauges,
-} from '../../src/telemetry/work-spans.js';
+import { recordWorkDuration } from '../../src/telemetry/work-duration.js';
+import { recordWorkLifecycle, registerQueueGauges } from '../../src/telemetry/work-spans.js';
 
 const deployDir = join(import.meta.dirname, '..', '..', 'deploy');
 

@@ -31,6 +31,7 @@ describe('configFromEnv: valid input', () => {
       captureContent: false,
       serviceName: 'animus',
       exportThread: true,
+      directRecording: true,
     });
     expect(c.logLevel).toBe('info');
     expect(c.search).toEqual({ bm25K1: 1.2, bm25B: 0.75, keywordCandidates: 500 });
@@ -66,6 +67,7 @@ describe('configFromEnv: valid input', () => {
       OTEL_SERVICE_NAME: 'animus-prod',
       OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'YES',
       ANIMUS_OTEL_EXPORT_THREAD: 'off',
+      ANIMUS_OTEL_DIRECT_RECORDING: 'no',
       LOG_LEVEL: 'DEBUG',
       ANIMUS_BM25_K1: '0.9',
       ANIMUS_BM25_B: '.4',
@@ -92,6 +94,7 @@ describe('configFromEnv: valid input', () => {
       captureContent: true,
       serviceName: 'animus-prod',
       exportThread: false,
+      directRecording: false,
     });
     expect(c.logLevel).toBe('debug');
     expect(c.search).toEqual({ bm25K1: 0.9, bm25B: 0.4, keywordCandidates: 2000 });
@@ -160,6 +163,11 @@ describe('configFromEnv: missing and malformed values', () => {
       'ANIMUS_OTEL_EXPORT_THREAD',
       { ANIMUS_OTEL_EXPORT_THREAD: 'sometimes' },
       /expected true or false, got 'sometimes'/,
+    ],
+    [
+      'ANIMUS_OTEL_DIRECT_RECORDING',
+      { ANIMUS_OTEL_DIRECT_RECORDING: 'fast' },
+      /expected true or false, got 'fast'/,
     ],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, /one of debug, info, warn, error, silent, got 'verbose'/],
     ['ANIMUS_BM25_K1', { ANIMUS_BM25_K1: 'high' }, /number from 0 to 10, got 'high'/],

@@ -1,0 +1,452 @@
+// OTLP/protobuf encoding of direct work spans (direct-spans.ts) on the main thread, into one
+// reused buffer: an `ExportTraceServiceRequest` with the bytes the SDK's protobuf serializer
+// writes for the same spans (same fields, order and rules), so the export thread only sends it.
+// It is cheaper than handing the spans to the thread and encoding them there because animus's
+// spans repeat most of their content: the constant attribute sets and event attributes are
+// frozen objects shared between spans, encoded once and copied afterwards, and names and keys
+// are kept encoded too. Field numbers are those of opentelemetry/proto's trace.proto.
+import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
+
+/** What a direct span hands the encoder (see `DirectSpan.writeOtlp`). */
+export interface DirectSpanFields {
+  context: SpanContext;
+  parent: SpanContext | undefined;
+  name: string;
+  kind: number;
+  startMs: number;
+  end: number | HrTime;
+  base: Attributes;
+  own: Attributes;
+  droppedAttributes: number;
+  /** Four entries per event: name, time (epoch ms or HrTime), attributes, dropped count. */
+  events: readonly unknown[];
+  droppedEvents: number;
+  links: readonly Link[];
+  droppedLinks: number;
+  status: SpanStatus;
+}
+
+/** A span the encoder can write: it calls `write` once with its fields. */
+export interface EncodableSpan {
+  readonly resource: unknown;
+  readonly instrumentationScope: { name: string; version?: string; schemaUrl?: string };
+  writeOtlp(write: (fields: DirectSpanFields) => void): void;
+}
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+const TWO_32 = 0x1_0000_0000;
+const CACHE_LIMIT = 4096;
+
+const hrOf = (ms: number): HrTime => [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
+
+/** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
+export class DirectSpanEncoder {
+  #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
+  #pos = 0;
+  /** Frozen attribute sets, encoded as repeated KeyValue under field 9 (span) or 3 (event). */
+  readonly #sets = [new WeakMap<object, Buffer>(), new WeakMap<object, Buffer>()];
+  #setCount = 0;
+  /** Strings (keys, names) encoded with their length prefix. */
+  readonly #strings = new Map<string, Buffer>();
+
+  /** The request for `spans` (grouped by resource, then scope, in order of first appearance). */
+  encode(spans: readonly EncodableSpan[]): Uint8Array<ArrayBuffer> {
+    this.#pos = 0;
+    const byResource = new Map<unknown, Map<object, EncodableSpan[]>>();
+    for (const span of spans) {
+      let byScope = byResource.get(span.resource);
+      if (byScope === undefined) byResource.set(span.resource, (byScope = new Map()));
+      let list = byScope.get(span.instrumentationScope);
+      if (list === undefined) byScope.set(span.instrumentationScope, (list = []));
+      list.push(span);
+    }
+    const writeSpan = (f: DirectSpanFields) => this.#span(f);
+    for (const [resource, byScope] of byResource) {
+      this.#tag(1, WIRE_LEN);
+      const resourceSpans = this.#open();
+      this.#resource(resource as { attributes?: Attributes; schemaUrl?: string });
+      for (const list of byScope.values()) {
+        const scope = list[0]!.instrumentationScope as {
+          name: string;
+          version?: string;
+          schemaUrl?: string;
+          attributes?: Attributes;
+          droppedAttributesCount?: number;
+        };
+        this.#tag(2, WIRE_LEN);
+        const scopeSpans = this.#open();
+        this.#tag(1, WIRE_LEN);
+        const scopeMessage = this.#open();
+        this.#tag(1, WIRE_LEN);
+        this.#string(scope.name);
+        if (scope.version) {
+          this.#tag(2, WIRE_LEN);
+          this.#string(scope.version);
+        }
+        if (scope.attributes) this.#attributes(scope.attributes, 3);
+        if (scope.droppedAttributesCount) {
+          this.#tag(4, WIRE_VARINT);
+          this.#varint(scope.droppedAttributesCount);
+        }
+        this.#close(scopeMessage);
+        for (const span of list) span.writeOtlp(writeSpan);
+        if (scope.schemaUrl) {
+          this.#tag(3, WIRE_LEN);
+          this.#string(scope.schemaUrl);
+        }
+        this.#close(scopeSpans);
+      }
+      const schemaUrl = (resource as { schemaUrl?: string }).schemaUrl;
+      if (schemaUrl) {
+        this.#tag(3, WIRE_LEN);
+        this.#string(schemaUrl);
+      }
+      this.#close(resourceSpans);
+    }
+    // A copy in its own ArrayBuffer (transferable); the work buffer is kept for the next call.
+    const out = new Uint8Array(this.#pos);
+    out.set(this.#buf.subarray(0, this.#pos));
+    return out;
+  }
+
+  #resource(resource: { attributes?: Attributes }): void {
+    this.#tag(1, WIRE_LEN);
+    const at = this.#open();
+    if (resource.attributes) this.#attributes(resource.attributes, 1);
+    this.#tag(2, WIRE_VARINT);
+    this.#varint(0);
+    this.#close(at);
+  }
+
+  #span(f: DirectSpanFields): void {
+    this.#tag(2, WIRE_LEN);
+    const at = this.#open();
+    const ctx = f.context;
+    this.#tag(1, WIRE_LEN);
+    this.#hex(ctx.traceId);
+    this.#tag(2, WIRE_LEN);
+    this.#hex(ctx.spanId);
+    const traceState = ctx.traceState?.serialize();
+    if (traceState) {
+      this.#tag(3, WIRE_LEN);
+      this.#string(traceState);
+    }
+    if (f.parent?.spanId) {
+      this.#tag(4, WIRE_LEN);
+      this.#hex(f.parent.spanId);
+    }
+    this.#tag(5, WIRE_LEN);
+    this.#cachedString(f.name);
+    this.#tag(6, WIRE_VARINT);
+    this.#varint(f.kind + 1);
+    const start = hrOf(f.startMs);
+    let end = typeof f.end === 'number' ? hrOf(f.end) : f.end;
+    if (end[0] < start[0] || (end[0] === start[0] && end[1] < start[1])) end = start;
+    this.#tag(7, WIRE_FIXED64);
+    this.#time(start);
+    this.#tag(8, WIRE_FIXED64);
+    this.#time(end);
+    this.#attributes(f.base, 9);
+    this.#attributes(f.own, 9);
+    this.#tag(10, WIRE_VARINT);
+    this.#varint(f.droppedAttributes);
+    const ev = f.events;
+    for (let i = 0; i < ev.length; i += 4) {
+      this.#tag(11, WIRE_LEN);
+      const event = this.#open();
+      this.#tag(1, WIRE_FIXED64);
+      const t = ev[i + 1] as number | HrTime;
+      this.#time(typeof t === 'number' ? hrOf(t) : t);
+      this.#tag(2, WIRE_LEN);
+      this.#cachedString(ev[i] as string);
+      this.#attributes(ev[i + 2] as Attributes, 3);
+      this.#tag(4, WIRE_VARINT);
+      this.#varint(ev[i + 3] as number);
+      this.#close(event);
+    }
+    this.#tag(12, WIRE_VARINT);
+    this.#varint(f.droppedEvents);
+    for (const link of f.links) this.#link(link);
+    this.#tag(14, WIRE_VARINT);
+    this.#varint(f.droppedLinks);
+    this.#tag(15, WIRE_LEN);
+    const status = this.#open();
+    if (f.status.message) {
+      this.#tag(2, WIRE_LEN);
+      this.#string(f.status.message);
+    }
+    this.#tag(3, WIRE_VARINT);
+    this.#varint(f.status.code);
+    this.#close(status);
+    this.#tag(16, WIRE_FIXED32);
+    this.#fixed32(this.#flags(ctx.traceFlags, f.parent?.isRemote));
+    this.#close(at);
+  }
+
+  #link(link: Link): void {
+    this.#tag(13, WIRE_LEN);
+    const at = this.#open();
+    const ctx = link.context;
+    this.#tag(1, WIRE_LEN);
+    this.#hex(ctx.traceId);
+    this.#tag(2, WIRE_LEN);
+    this.#hex(ctx.spanId);
+    const traceState = ctx.traceState?.serialize();
+    if (traceState) {
+      this.#tag(3, WIRE_LEN);
+      this.#string(traceState);
+    }
+    if (link.attributes) this.#attributes(link.attributes, 4);
+    this.#tag(5, WIRE_VARINT);
+    this.#varint(link.droppedAttributesCount ?? 0);
+    this.#tag(6, WIRE_FIXED32);
+    this.#fixed32(this.#flags(ctx.traceFlags, ctx.isRemote));
+    this.#close(at);
+  }
+
+  #flags(traceFlags: number, isRemote: boolean | undefined): number {
+    return (traceFlags & 0xff) | HAS_IS_REMOTE | (isRemote ? IS_REMOTE : 0);
+  }
+
+  /** Repeated KeyValue under `field`; a frozen set is encoded once and copied afterwards. */
+  #attributes(attributes: Attributes, field: 9 | 3 | 4 | 1): void {
+    const frozen = (field === 9 || field === 3) && Object.isFrozen(attributes);
+    if (frozen) {
+      const cache = this.#sets[field === 9 ? 0 : 1]!;
+      const bytes = cache.get(attributes);
+      if (bytes !== undefined) {
+        this.#bytes(bytes);
+        return;
+      }
+      const from = this.#pos;
+      this.#keyValues(attributes, field);
+      if (this.#setCount < CACHE_LIMIT) {
+        cache.set(attributes, Buffer.from(this.#buf.subarray(from, this.#pos)));
+        this.#setCount++;
+      }
+      return;
+    }
+    this.#keyValues(attributes, field);
+  }
+
+  #keyValues(attributes: Attributes, field: number): void {
+    for (const key in attributes) {
+      if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+      this.#tag(field, WIRE_LEN);
+      const kv = this.#open();
+      this.#tag(1, WIRE_LEN);
+      this.#cachedString(key);
+      this.#tag(2, WIRE_LEN);
+      const value = this.#open();
+      this.#anyValue(attributes[key]);
+      this.#close(value);
+      this.#close(kv);
+    }
+  }
+
+  /** An AnyValue, by the SDK serializer's rules (integers in int64 range as int, else double). */
+  #anyValue(value: unknown): void {
+    const t = typeof value;
+    if (t === 'string') {
+      this.#tag(1, WIRE_LEN);
+      this.#string(value as string);
+    } else if (t === 'boolean') {
+      this.#tag(2, WIRE_VARINT);
+      this.#varint(value ? 1 : 0);
+    } else if (t === 'number') {
+      const n = value as number;
+      if (Number.isInteger(n) && n >= -(2 ** 63) && n < 2 ** 63) {
+        this.#tag(3, WIRE_VARINT);
+        this.#varint(n);
+      } else {
+        this.#tag(4, WIRE_FIXED64);
+        this.#ensure(8);
+        this.#buf.writeDoubleLE(n, this.#pos);
+        this.#pos += 8;
+      }
+    } else if (value instanceof Uint8Array) {
+      this.#tag(7, WIRE_LEN);
+      this.#varint(value.length);
+      this.#ensure(value.length);
+      this.#buf.set(value, this.#pos);
+      this.#pos += value.length;
+    } else if (Array.isArray(value)) {
+      this.#tag(5, WIRE_LEN);
+      const array = this.#open();
+      for (const item of value) {
+        this.#tag(1, WIRE_LEN);
+        const at = this.#open();
+        this.#anyValue(item);
+        this.#close(at);
+      }
+      this.#close(array);
+    } else if (t === 'object' && value !== null) {
+      this.#tag(6, WIRE_LEN);
+      const list = this.#open();
+      const obj = value as Record<string, unknown>;
+      for (const k in obj) {
+        if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
+        this.#tag(1, WIRE_LEN);
+        const kv = this.#open();
+        this.#tag(1, WIRE_LEN);
+        this.#string(k);
+        this.#tag(2, WIRE_LEN);
+        const inner = this.#open();
+        this.#anyValue(obj[k]);
+        this.#close(inner);
+        this.#close(kv);
+      }
+      this.#close(list);
+    }
+  }
+
+  // --- the wire format ---------------------------------------------------------------------
+
+  #ensure(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
+    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf = next;
+  }
+
+  #tag(field: number, wire: number): void {
+    this.#varint((field << 3) | wire);
+  }
+
+  /** Unsigned varint; negative numbers as 64-bit two's complement (ten bytes). */
+  #varint(value: number): void {
+    this.#ensure(10);
+    const buf = this.#buf;
+    if (value >= 0 && value < TWO_32) {
+      let v = value >>> 0;
+      while (v > 0x7f) {
+        buf[this.#pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[this.#pos++] = v;
+      return;
+    }
+    let lo: number;
+    let hi: number;
+    if (value >= 0) {
+      lo = value >>> 0;
+      hi = Math.floor(value / TWO_32) >>> 0;
+    } else {
+      const abs = -value;
+      lo = abs >>> 0;
+      hi = Math.floor(abs / TWO_32) >>> 0;
+      // Two's complement of the 64-bit magnitude.
+      lo = ~lo >>> 0;
+      hi = ~hi >>> 0;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0) hi = (hi + 1) >>> 0;
+    }
+    while (hi > 0 || lo > 0x7f) {
+      buf[this.#pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    buf[this.#pos++] = lo;
+  }
+
+  #fixed32(value: number): void {
+    this.#ensure(4);
+    this.#buf.writeUInt32LE(value >>> 0, this.#pos);
+    this.#pos += 4;
+  }
+
+  /** seconds × 10⁹ + nanoseconds as a little-endian fixed64, exactly (no double rounding). */
+  #time([seconds, nanos]: HrTime): void {
+    const high16 = Math.floor(seconds / 0x10000);
+    const low16 = seconds - high16 * 0x10000;
+    const a = low16 * 1e9 + nanos; // < 2^53
+    const b = high16 * 1e9; // < 2^53; the total is b·2^16 + a
+    const lowSum = (b % 0x10000) * 0x10000 + (a % TWO_32);
+    const lo = lowSum % TWO_32;
+    const hi = Math.floor(b / 0x10000) + Math.floor(a / TWO_32) + Math.floor(lowSum / TWO_32);
+    this.#ensure(8);
+    this.#buf.writeUInt32LE(lo >>> 0, this.#pos);
+    this.#buf.writeUInt32LE(hi >>> 0, this.#pos + 4);
+    this.#pos += 8;
+  }
+
+  #hex(hex: string): void {
+    const n = hex.length >>> 1;
+    this.#varint(n);
+    this.#ensure(n);
+    this.#pos += this.#buf.write(hex, this.#pos, n, 'hex');
+  }
+
+  #string(s: string): void {
+    const len = s.length;
+    let ascii = true;
+    for (let i = 0; i < len; i++)
+      if (s.charCodeAt(i) > 0x7f) {
+        ascii = false;
+        break;
+      }
+    if (ascii) {
+      this.#varint(len);
+      this.#ensure(len);
+      const buf = this.#buf;
+      let p = this.#pos;
+      for (let i = 0; i < len; i++) buf[p++] = s.charCodeAt(i);
+      this.#pos = p;
+      return;
+    }
+    const bytes = Buffer.from(s, 'utf8');
+    this.#varint(bytes.length);
+    this.#bytes(bytes);
+  }
+
+  /** A string kept encoded (names, keys: few distinct ones). */
+  #cachedString(s: string): void {
+    const bytes = this.#strings.get(s);
+    if (bytes === undefined) {
+      const from = this.#pos;
+      this.#string(s);
+      if (this.#strings.size < CACHE_LIMIT)
+        this.#strings.set(s, Buffer.from(this.#buf.subarray(from, this.#pos)));
+      return;
+    }
+    this.#bytes(bytes);
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /** Starts a length-delimited message: one byte kept for its length. */
+  #open(): number {
+    this.#ensure(1);
+    return this.#pos++;
+  }
+
+  /** Writes the length of the message opened at `at`, moving it if the length needs more bytes. */
+  #close(at: number): void {
+    const length = this.#pos - at - 1;
+    if (length < 0x80) {
+      this.#buf[at] = length;
+      return;
+    }
+    let size = 1;
+    for (let v = length; v > 0x7f; v = Math.floor(v / 128)) size++;
+    this.#ensure(size - 1);
+    this.#buf.copyWithin(at + size, at + 1, this.#pos);
+    this.#pos += size - 1;
+    let v = length;
+    let p = at;
+    while (v > 0x7f) {
+      this.#buf[p++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.#buf[p] = v;
+  }
+}
