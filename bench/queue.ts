@@ -11,7 +11,8 @@
 //                          ANIMUS_BENCH_ONLY=tracing replaces only the tracing part of queue.json;
 //                          ANIMUS_BENCH_TRACING_ROUNDS=4 off/on rounds per tracing row;
 //                          ANIMUS_BENCH_OTLP_PROTOCOL=http/json|http/protobuf, default animus's;
-//                          ANIMUS_BENCH_EXPORT_THREAD=0 encodes spans on the main thread)
+//                          ANIMUS_BENCH_EXPORT_THREAD=0 encodes spans on the main thread;
+//                          ANIMUS_BENCH_DIRECT=0 records work spans through the SDK tracer)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';

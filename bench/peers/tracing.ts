@@ -156,7 +156,14 @@ export async function runTracingRows(
   if (options.protocol !== undefined) env.OTEL_EXPORTER_OTLP_PROTOCOL = options.protocol;
   // ANIMUS_BENCH_EXPORT_THREAD=0 encodes and sends on the main thread, for comparison.
   const exportThread = process.env.ANIMUS_BENCH_EXPORT_THREAD !== '0';
-  const telemetry = await initTelemetry(config, { env, metricExportIntervalMs: 5000, exportThread });
+  // ANIMUS_BENCH_DIRECT=0 records work spans through the SDK tracer and histogram, for comparison.
+  const directRecording = process.env.ANIMUS_BENCH_DIRECT !== '0';
+  const telemetry = await initTelemetry(config, {
+    env,
+    metricExportIntervalMs: 5000,
+    exportThread,
+    directRecording,
+  });
   const protocol = otlpProtocol('traces', env);
   // The SDK reads its sampler from the process environment (OTEL_TRACES_SAMPLER[_ARG]).
   const sampler =
@@ -243,7 +250,11 @@ export async function runTracingRows(
       rounds,
       exporter:
         `OTLP/HTTP ${protocol === 'http/json' ? 'JSON' : 'protobuf'} to a receiver in its own process ` +
-        `(BatchSpanProcessor defaults, encoded and sent on ${exportThread ? 'the export thread' : 'the main thread'}, ` +
+        `(BatchSpanProcessor defaults, ${
+          telemetry.directSpans
+            ? 'work spans recorded directly and encoded on the main thread, other spans encoded on the export thread'
+            : `encoded on ${exportThread ? 'the export thread' : 'the main thread'}`
+        }, sent from ${exportThread ? 'the export thread' : 'the main thread'}, ` +
         `sampler ${sampler ?? 'default: parentbased_always_on'}); metrics every 5 s`,
       receiver: stats,
       spansExpected,

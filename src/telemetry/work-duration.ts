@@ -113,10 +113,15 @@ export function recordWorkDuration(
 
 /**
  * Counts `animus.work.duration` here for `provider`'s readers (which must include
- * {@link workDurationProducer}); `undefined` goes back to the SDK histogram.
+ * {@link workDurationProducer}), from zero; `undefined` goes back to the SDK histogram.
  */
 export function setLocalWorkDuration(provider: object | undefined): void {
+  if (provider === localFor) return;
   localFor = provider;
+  // A new provider starts from nothing, as the SDK's instruments of a new provider do.
+  for (const byType of entries.values())
+    for (const byOutcome of byType.values()) for (const entry of byOutcome.values()) entry.local = undefined;
+  OVERFLOW.local = undefined;
 }
 
 /** A histogram data point as the SDK's metric readers take it. */
