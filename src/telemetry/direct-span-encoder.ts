@@ -26,11 +26,11 @@ export interface DirectSpanFields {
   status: SpanStatus;
 }
 
-/** A span the encoder can write: it calls `write` once with its fields. */
+/** A span the encoder can write: it fills in its fields when asked. */
 export interface EncodableSpan {
   readonly resource: unknown;
   readonly instrumentationScope: { name: string; version?: string; schemaUrl?: string };
-  writeOtlp(write: (fields: DirectSpanFields) => void): void;
+  fillFields(fields: DirectSpanFields): void;
 }
 
 const WIRE_VARINT = 0;
@@ -44,6 +44,13 @@ const CACHE_LIMIT = 4096;
 
 const hrOf = (ms: number): HrTime => [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
 
+/** A hex digit's value (0-9, a-f; anything else as if A-F: code − 55). */
+function digit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return code - 55;
+}
+
 /** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
 export class DirectSpanEncoder {
   #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
@@ -51,6 +58,23 @@ export class DirectSpanEncoder {
   /** Frozen attribute sets, encoded as repeated KeyValue under field 9 (span) or 3 (event). */
   readonly #sets = [new WeakMap<object, Buffer>(), new WeakMap<object, Buffer>()];
   #setCount = 0;
+  /** One span's fields at a time (reused: no object per span). */
+  readonly #fields: DirectSpanFields = {
+    context: { traceId: '', spanId: '', traceFlags: 0 },
+    parent: undefined,
+    name: '',
+    kind: 0,
+    startMs: 0,
+    end: 0,
+    base: {},
+    own: {},
+    droppedAttributes: 0,
+    events: [],
+    droppedEvents: 0,
+    links: [],
+    droppedLinks: 0,
+    status: { code: 0 },
+  };
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
 
@@ -65,7 +89,6 @@ export class DirectSpanEncoder {
       if (list === undefined) byScope.set(span.instrumentationScope, (list = []));
       list.push(span);
     }
-    const writeSpan = (f: DirectSpanFields) => this.#span(f);
     for (const [resource, byScope] of byResource) {
       this.#tag(1, WIRE_LEN);
       const resourceSpans = this.#open();
@@ -94,7 +117,11 @@ export class DirectSpanEncoder {
           this.#varint(scope.droppedAttributesCount);
         }
         this.#close(scopeMessage);
-        for (const span of list) span.writeOtlp(writeSpan);
+        const fields = this.#fields;
+        for (const span of list) {
+          span.fillFields(fields);
+          this.#span(fields);
+        }
         if (scope.schemaUrl) {
           this.#tag(3, WIRE_LEN);
           this.#string(scope.schemaUrl);
@@ -375,11 +402,19 @@ export class DirectSpanEncoder {
     this.#pos += 8;
   }
 
+  /**
+   * An id's hex digits as bytes (16 or 8), decoded as the SDK's serializer decodes them: every
+   * pair, lower- or upper-case, anything else mapped by the same arithmetic.
+   */
   #hex(hex: string): void {
-    const n = hex.length >>> 1;
+    const n = Math.floor(hex.length / 2);
     this.#varint(n);
     this.#ensure(n);
-    this.#pos += this.#buf.write(hex, this.#pos, n, 'hex');
+    const buf = this.#buf;
+    let p = this.#pos;
+    for (let i = 0; i < n; i++)
+      buf[p++] = ((digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1))) & 0xff;
+    this.#pos = p;
   }
 
   #string(s: string): void {

@@ -83,6 +83,7 @@ const ATTRIBUTES_PER_LINK_LIMIT = 128;
 const timeOrigin = performance.timeOrigin;
 const nowMs = () => timeOrigin + performance.now();
 const EMPTY: Attributes = Object.freeze({});
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const INVALID: SpanContext = Object.freeze({
   traceId: '0'.repeat(32),
   spanId: '0'.repeat(16),
@@ -148,7 +149,7 @@ export class DirectSpan implements Span {
   #droppedEvents = 0;
   #links: Link[] | undefined;
   #droppedLinks = 0;
-  #status: SpanStatus = { code: SpanStatusCode.UNSET };
+  #status: SpanStatus = UNSET;
   readonly #start: number;
   #end: number | HrTime | undefined;
   #read: ReadableView | undefined;
@@ -391,27 +392,24 @@ export class DirectSpan implements Span {
     return view;
   }
 
-  /** Hands the span's fields to the OTLP encoder (direct-span-encoder.ts). */
-  writeOtlp(write: (fields: DirectSpanFields) => void): void {
-    const end = this.#end ?? nowMs();
+  /** Puts the span's fields into `fields` for the OTLP encoder (direct-span-encoder.ts). */
+  fillFields(fields: DirectSpanFields): void {
     // A set attribute that overrides a constant one: the merged set, as exporters read it.
     const overridden = this.#overrides;
-    write({
-      context: this.#context,
-      parent: this.parentSpanContext,
-      name: this.#name,
-      kind: this.kind,
-      startMs: this.#start,
-      end,
-      base: overridden ? EMPTY : this.#base,
-      own: overridden ? { ...this.#base, ...this.#own } : this.#own,
-      droppedAttributes: this.#droppedAttributes,
-      events: this.#events,
-      droppedEvents: this.#droppedEvents,
-      links: this.#links ?? NO_LINKS,
-      droppedLinks: this.#droppedLinks,
-      status: this.#status,
-    });
+    fields.context = this.#context;
+    fields.parent = this.parentSpanContext;
+    fields.name = this.#name;
+    fields.kind = this.kind;
+    fields.startMs = this.#start;
+    fields.end = this.#end ?? nowMs();
+    fields.base = overridden ? EMPTY : this.#base;
+    fields.own = overridden ? { ...this.#base, ...this.#own } : this.#own;
+    fields.droppedAttributes = this.#droppedAttributes;
+    fields.events = this.#events;
+    fields.droppedEvents = this.#droppedEvents;
+    fields.links = this.#links ?? NO_LINKS;
+    fields.droppedLinks = this.#droppedLinks;
+    fields.status = this.#status;
   }
 }
 

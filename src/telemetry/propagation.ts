@@ -66,17 +66,50 @@ export function readTraceParent(headers: unknown): SpanContext | undefined {
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return undefined;
   try {
     const carrier = headers as Record<string, unknown>;
-    const parent = getter.get(carrier, 'traceparent');
+    const parent = carrier.traceparent;
     if (typeof parent !== 'string') return undefined;
-    const parsed = parseTraceParent(parent);
+    const parsed = parseVersion00(parent) ?? parseTraceParent(parent);
     if (parsed === null) return undefined;
-    const state = getter.get(carrier, 'tracestate');
-    return state
-      ? { ...parsed, isRemote: true, traceState: new TraceState(state as string) }
-      : { ...parsed, isRemote: true };
+    const state = carrier.tracestate;
+    const context: SpanContext = {
+      traceId: parsed.traceId,
+      spanId: parsed.spanId,
+      traceFlags: parsed.traceFlags,
+      isRemote: true,
+    };
+    if (typeof state === 'string' && state !== '') context.traceState = new TraceState(state);
+    return context;
   } catch {
     return undefined;
   }
+}
+
+/** Whether `s[from, to)` is lowercase hex, not all zeros. */
+function nonZeroHex(s: string, from: number, to: number): boolean {
+  let nonZero = false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 48) continue;
+    if (!((c > 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    nonZero = true;
+  }
+  return nonZero;
+}
+
+/**
+ * The common `traceparent` (version 00, exactly 55 characters, no surrounding space) read
+ * without the general pattern; `undefined` for anything else, which then goes to the W3C
+ * propagator's own parser.
+ */
+function parseVersion00(s: string): { traceId: string; spanId: string; traceFlags: number } | undefined {
+  if (s.length !== 55 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 48) return undefined;
+  if (s.charCodeAt(2) !== 45 || s.charCodeAt(35) !== 45 || s.charCodeAt(52) !== 45) return undefined;
+  if (!nonZeroHex(s, 3, 35) || !nonZeroHex(s, 36, 52)) return undefined;
+  const f1 = s.charCodeAt(53);
+  const f2 = s.charCodeAt(54);
+  const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+  if (!isHex(f1) || !isHex(f2)) return undefined;
+  return { traceId: s.slice(3, 35), spanId: s.slice(36, 52), traceFlags: parseInt(s.slice(53, 55), 16) };
 }
 
 /**

@@ -282,13 +282,14 @@ class ConsumerSpan implements WorkConsumerSpan {
     let ctx: Context;
     try {
       const sink = directSpanSink();
-      const producer =
-        sink?.w3cPropagation === true
-          ? readTraceParent(options.headers)
-          : trace.getSpanContext(extractTraceContext(options.headers));
+      // Read as W3C headers, the producer's context is valid whenever it is there.
+      const w3c = sink?.w3cPropagation === true;
+      const producer = w3c
+        ? readTraceParent(options.headers)
+        : trace.getSpanContext(extractTraceContext(options.headers));
       const own: Attributes = { [WorkAttr.id]: options.workId, [WorkAttr.attempt]: options.attempt };
       if (options.messageId !== undefined) own[MessagingAttr.messageId] = String(options.messageId);
-      const valid = producer !== undefined && trace.isSpanContextValid(producer);
+      const valid = producer !== undefined && (w3c || trace.isSpanContextValid(producer));
       const links: Link[] | undefined =
         valid && options.linkOnly === true ? [{ context: producer }] : undefined;
       const parentSpan = valid && options.linkOnly !== true ? producer : undefined;
