@@ -84,6 +84,8 @@ export function readTraceParent(headers: unknown): SpanContext | undefined {
   }
 }
 
+const isLowerHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+
 /** Whether `s[from, to)` is lowercase hex, not all zeros. */
 function nonZeroHex(s: string, from: number, to: number): boolean {
   let nonZero = false;
@@ -105,10 +107,7 @@ function parseVersion00(s: string): { traceId: string; spanId: string; traceFlag
   if (s.length !== 55 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 48) return undefined;
   if (s.charCodeAt(2) !== 45 || s.charCodeAt(35) !== 45 || s.charCodeAt(52) !== 45) return undefined;
   if (!nonZeroHex(s, 3, 35) || !nonZeroHex(s, 36, 52)) return undefined;
-  const f1 = s.charCodeAt(53);
-  const f2 = s.charCodeAt(54);
-  const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
-  if (!isHex(f1) || !isHex(f2)) return undefined;
+  if (!isLowerHex(s.charCodeAt(53)) || !isLowerHex(s.charCodeAt(54))) return undefined;
   return { traceId: s.slice(3, 35), spanId: s.slice(36, 52), traceFlags: parseInt(s.slice(53, 55), 16) };
 }
 
