@@ -69,7 +69,8 @@ export interface AnimusConfig {
     /**
      * Record animus's work spans straight into the setup's span processors and the work
      * duration histogram into its metric readers, instead of through the SDK's tracer and
-     * instrument, where the SDK's settings are the defaults (`initTelemetry`). Default true.
+     * instrument, where the SDK's span limits and metric temporality are the defaults
+     * (`initTelemetry`). Default true.
      */
     readonly directRecording: boolean;
   };

@@ -1,12 +1,12 @@
 // Work spans recorded without the SDK's tracer. When animus's own setup (`initTelemetry`) owns
-// the trace pipeline and leaves the sampler and span limits at their defaults, a work span is a
-// small object that is both the API `Span` the handler's code sees and the `ReadableSpan` the
-// span processors and exporters read; it goes to that setup's span processors at start and at
-// end, so batching, export, resource and scope stay the SDK's. What it saves is the tracer's
-// per-span work: attributes sanitised twice and copied per call, hrtime pairs for every
-// timestamp, event objects built on the work path. Exporters see the same fields an SDK span
-// has (built once, when first read). Anything outside those defaults — another sampler, span
-// limits from the environment, an application's own SDK — takes the SDK tracer as before.
+// the trace pipeline and leaves the span limits at their defaults, a work span is a small object
+// that is both the API `Span` the handler's code sees and the `ReadableSpan` the span processors
+// and exporters read; it goes to that setup's span processors at start and at end, so sampling
+// (the SDK's own sampler, asked as its tracer asks it), batching, export, resource and scope stay
+// the SDK's. What it saves is the tracer's per-span work: attributes sanitised twice and copied
+// per call, hrtime pairs for every timestamp, event objects built on the work path. Exporters see
+// the same fields an SDK span has (built once, when first read). Span limits from the
+// environment, or an application's own SDK, take the SDK tracer as before.
 import { diag, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import type {
   Attributes,
@@ -44,7 +44,12 @@ export interface DirectSpanSink {
   /** The SDK's resource and animus's instrumentation scope, as its own spans carry them. */
   readonly resource: unknown;
   readonly scope: { name: string; version?: string; schemaUrl?: string };
-  /** `parentbased_always_on` (children follow the parent's sampled flag) or `always_on`. */
+  /**
+   * The SDK's sampler when it is not the default (`parentbased_always_on`); asked about every
+   * span as the SDK's tracer asks it. Without one, children follow the parent's sampled flag
+   * (`parentBased`) or are all recorded (`always_on`), and new roots are recorded.
+   */
+  readonly sampler?: DirectSampler;
   readonly parentBased: boolean;
   /** The global propagator reads trace context from W3C `traceparent`/`tracestate` only. */
   readonly w3cPropagation: boolean;
@@ -55,6 +60,22 @@ export interface DirectSpanSink {
   /** The SDK's `isTracingSuppressed`. */
   suppressed(context: Context): boolean;
 }
+
+/** The part of an SDK `Sampler` direct spans use. */
+export interface DirectSampler {
+  shouldSample(
+    context: Context,
+    traceId: string,
+    spanName: string,
+    spanKind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+  ): { decision: number; attributes?: Attributes; traceState?: SpanContext['traceState'] };
+}
+
+// SamplingDecision of the SDK: NOT_RECORD 0, RECORD 1, RECORD_AND_SAMPLED 2.
+const NOT_RECORD = 0;
+const RECORD_AND_SAMPLED = 2;
 
 let current: DirectSpanSink | undefined;
 
@@ -416,10 +437,11 @@ export class DirectSpan implements Span {
 /**
  * Starts a direct span. Its parent is `parent` when given (a span context already checked as
  * valid, e.g. read from message headers), else the span active in `context`. It follows the
- * sink's sampler: a child of a sampled parent (or, with `always_on`, of any parent) and a new
- * root are recorded; a child of an unsampled parent gets a non-recording span that carries the
- * context on, as the SDK's tracer does. A context with tracing suppressed gets the invalid
- * span. The processors' `onStart` gets `context`.
+ * sink's sampler as the SDK's tracer does: a span the sampler drops is a non-recording span
+ * that carries the context on (flags unsampled); one it records but does not sample is
+ * recorded with unsampled flags (the batch processor then leaves it out). Without a sampler of
+ * its own the sink applies the default, parent-based always-on. A context with tracing
+ * suppressed gets the invalid span. The processors' `onStart` gets `context`.
  */
 export function startDirectSpan(
   sink: DirectSpanSink,
@@ -438,33 +460,44 @@ export function startDirectSpan(
     const active = trace.getSpanContext(context);
     if (active !== undefined && trace.isSpanContextValid(active)) parentContext = active;
   }
-  const traceId = parentContext === undefined ? sink.newTraceId() : parentContext.traceId;
+  // The span id first, then (for a root) the trace id: the SDK tracer's order.
   const spanId = sink.newSpanId();
-  const sampled =
-    parentContext === undefined || !sink.parentBased || (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0;
-  const traceState = parentContext?.traceState;
-  if (!sampled)
-    return trace.wrapSpanContext(
-      traceState === undefined
-        ? { traceId, spanId, traceFlags: TraceFlags.NONE }
-        : { traceId, spanId, traceFlags: TraceFlags.NONE, traceState },
+  const traceId = parentContext === undefined ? sink.newTraceId() : parentContext.traceId;
+  let traceState = parentContext?.traceState;
+  const kept = links?.map((l) => ({ context: l.context, attributes: sanitizeAttributes(l.attributes) }));
+  let record = true;
+  let sampled: boolean;
+  let spanOwn = own;
+  if (sink.sampler === undefined) {
+    sampled =
+      parentContext === undefined ||
+      !sink.parentBased ||
+      (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0;
+    record = sampled;
+  } else {
+    // As the SDK's tracer asks its sampler: the parent in the context, the initial attributes.
+    const samplerContext = parent === undefined ? context : trace.setSpanContext(context, parent);
+    const result = sink.sampler.shouldSample(
+      samplerContext,
+      traceId,
+      name,
+      kind,
+      base === EMPTY ? { ...own } : { ...base, ...own },
+      kept ?? [],
     );
+    record = result.decision !== NOT_RECORD;
+    sampled = result.decision === RECORD_AND_SAMPLED;
+    traceState = result.traceState ?? traceState;
+    if (result.attributes !== undefined && Object.keys(result.attributes).length > 0)
+      spanOwn = { ...own, ...sanitizeAttributes(result.attributes) };
+  }
+  const traceFlags = sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
   const spanContext: SpanContext =
-    traceState === undefined
-      ? { traceId, spanId, traceFlags: TraceFlags.SAMPLED }
-      : { traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState };
-  const span = new DirectSpan(
-    sink,
-    name,
-    kind,
-    spanContext,
-    parentContext,
-    base,
-    baseCount,
-    own,
-    // As the SDK's tracer keeps links given at the start: attributes sanitised, `{}` if none.
-    links?.map((l) => ({ context: l.context, attributes: sanitizeAttributes(l.attributes) })),
-  );
+    traceState === undefined ? { traceId, spanId, traceFlags } : { traceId, spanId, traceFlags, traceState };
+  if (!record) return trace.wrapSpanContext(spanContext);
+  // Links given at the start are kept as the SDK's tracer keeps them: attributes sanitised,
+  // `{}` if none.
+  const span = new DirectSpan(sink, name, kind, spanContext, parentContext, base, baseCount, spanOwn, kept);
   for (const p of sink.processors) p.onStart(span as never, context);
   return span;
 }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { metrics, trace } from '@opentelemetry/api';
 import type { Context, Tracer } from '@opentelemetry/api';
 import type * as OtlpProtoTraceModule from '@opentelemetry/exporter-trace-otlp-proto';
+import type * as TraceBaseModule from '@opentelemetry/sdk-trace-base';
 import type { AnimusConfig } from '../config/index.js';
 import { ANIMUS_VERSION } from './instruments.js';
 import { setLogBridge } from './logger.js';
@@ -17,7 +18,7 @@ import { CommonAttr, INSTRUMENTATION_SCOPE } from './names.js';
 import { setContentCapture } from './settings.js';
 import { setDirectSpanSink } from './direct-spans.js';
 import { setLocalWorkDuration, workDurationProducer } from './work-duration.js';
-import type { DirectSpanProcessor } from './direct-spans.js';
+import type { DirectSampler, DirectSpanProcessor, DirectSpanSink } from './direct-spans.js';
 
 /** Options of {@link initTelemetry}. */
 export interface InitTelemetryOptions {
@@ -37,7 +38,7 @@ export interface InitTelemetryOptions {
   exportThread?: boolean;
   /**
    * Record animus's work spans straight into the span processors set up here (see
-   * direct-spans.ts) when the sampler and span limits are the defaults, and count
+   * direct-spans.ts) when the span limits are the defaults, and count
    * `animus.work.duration` for the metric readers set up here (see work-duration.ts) when the
    * metric temporality is the default. Default: `config.telemetry.directRecording`
    * (`ANIMUS_OTEL_DIRECT_RECORDING`, true).
@@ -149,10 +150,9 @@ function logAttributes(record: BridgedLogRecord): Record<string, string | number
   return out;
 }
 
-// The variables that make the SDK sample or limit spans other than by default; with any of
-// them set, work spans go through the SDK tracer, which applies them (read from the process
+// The variables that make the SDK limit spans other than by default; with any of them set,
+// work spans go through the SDK tracer, which applies them (read from the process
 // environment, as the SDK reads them).
-const SAMPLER_DEFAULTS = new Set(['', 'parentbased_always_on', 'always_on']);
 const SPAN_LIMIT_ENV = [
   'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
   'OTEL_ATTRIBUTE_COUNT_LIMIT',
@@ -163,6 +163,45 @@ const SPAN_LIMIT_ENV = [
   'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
   'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
 ];
+
+type Samplers = Pick<
+  typeof TraceBaseModule,
+  'AlwaysOnSampler' | 'AlwaysOffSampler' | 'ParentBasedSampler' | 'TraceIdRatioBasedSampler'
+>;
+
+/**
+ * The sampler `OTEL_TRACES_SAMPLER` (and `_ARG`) name, built as the Node SDK builds it from
+ * the environment; `undefined` for none or an unknown name (the SDK's default,
+ * `parentbased_always_on`, applies). It is given to the SDK, and the direct work spans ask the
+ * same instance.
+ */
+export function samplerFromEnv(
+  env: Record<string, string | undefined>,
+  s: Samplers,
+): TraceBaseModule.Sampler | undefined {
+  const name = nonEmpty(env.OTEL_TRACES_SAMPLER);
+  const ratio = (): number => {
+    const arg = nonEmpty(env.OTEL_TRACES_SAMPLER_ARG);
+    const value = arg === undefined ? Number.NaN : Number(arg);
+    return Number.isFinite(value) && value >= 0 && value <= 1 ? value : 1;
+  };
+  switch (name) {
+    case 'always_on':
+      return new s.AlwaysOnSampler();
+    case 'always_off':
+      return new s.AlwaysOffSampler();
+    case 'parentbased_always_on':
+      return new s.ParentBasedSampler({ root: new s.AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new s.ParentBasedSampler({ root: new s.AlwaysOffSampler() });
+    case 'traceidratio':
+      return new s.TraceIdRatioBasedSampler(ratio());
+    case 'parentbased_traceidratio':
+      return new s.ParentBasedSampler({ root: new s.TraceIdRatioBasedSampler(ratio()) });
+    default:
+      return undefined;
+  }
+}
 
 /** Whether the SDK's propagators (`OTEL_PROPAGATORS`, default `tracecontext,baggage`) read trace context as W3C only. */
 function w3cPropagation(value: string | undefined): boolean {
@@ -176,33 +215,39 @@ function w3cPropagation(value: string | undefined): boolean {
 
 /**
  * Hands the started SDK's span processors, resource and animus's scope to the direct work
- * spans, when the sampler and limits allow it. The resource and scope are read off one
+ * spans, when the span limits allow it. The resource and scope are read off one
  * (never ended, so never exported) span of the SDK's own tracer. Returns whether it did.
  */
 function installDirectSpans(
   processors: DirectSpanProcessor[],
+  sampler: DirectSampler | undefined,
   IdGenerator: new () => { generateTraceId(): string; generateSpanId(): string },
   suppressed: (context: Context) => boolean,
 ): boolean {
-  const sampler = (process.env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase();
-  if (!SAMPLER_DEFAULTS.has(sampler)) return false;
   if (SPAN_LIMIT_ENV.some((name) => nonEmpty(process.env[name]) !== undefined)) return false;
   const global = trace.getTracerProvider() as { getDelegate?: () => unknown };
   const provider = global.getDelegate?.();
   if (typeof provider !== 'object' || provider === null) return false;
-  const probe = (provider as { getTracer(name: string, version?: string): Tracer })
-    .getTracer(INSTRUMENTATION_SCOPE, ANIMUS_VERSION)
-    .startSpan('animus.telemetry.probe', { root: true }) as unknown as {
+  const tracer = (provider as { getTracer(name: string, version?: string): Tracer }).getTracer(
+    INSTRUMENTATION_SCOPE,
+    ANIMUS_VERSION,
+  );
+  const probe = tracer.startSpan('animus.telemetry.probe', { root: true }) as unknown as {
     resource?: unknown;
     instrumentationScope?: { name: string; version?: string; schemaUrl?: string };
   };
-  if (probe.resource === undefined || probe.instrumentationScope === undefined) return false;
+  // A sampler may drop the probe (a non-recording span has neither): the tracer holds both too.
+  const own = tracer as unknown as { _resource?: unknown; instrumentationScope?: DirectSpanSink['scope'] };
+  const resource = probe.resource ?? own._resource;
+  const scope = probe.instrumentationScope ?? own.instrumentationScope;
+  if (resource === undefined || scope === undefined) return false;
   const ids = new IdGenerator();
   setDirectSpanSink({
     provider,
-    resource: probe.resource,
-    scope: probe.instrumentationScope,
-    parentBased: sampler !== 'always_on',
+    resource,
+    scope,
+    ...(sampler === undefined ? {} : { sampler }),
+    parentBased: true,
     w3cPropagation: w3cPropagation(process.env.OTEL_PROPAGATORS),
     processors,
     newTraceId: () => ids.generateTraceId(),
@@ -344,8 +389,10 @@ export async function initTelemetry(
     );
   }
 
+  const sampler = samplerFromEnv(process.env, traceBase);
   const sdk = new sdkNode.NodeSDK({
     serviceName: config.telemetry.serviceName,
+    ...(sampler === undefined ? {} : { sampler }),
     resource: resources.resourceFromAttributes({
       [CommonAttr.serviceVersion]: ANIMUS_VERSION,
       [CommonAttr.serviceInstanceId]: instanceId,
@@ -365,7 +412,7 @@ export async function initTelemetry(
   sdk.start();
   const directSpans =
     direct && targets.traces !== undefined
-      ? installDirectSpans(spanProcessors, traceBase.RandomIdGenerator, isTracingSuppressed)
+      ? installDirectSpans(spanProcessors, sampler, traceBase.RandomIdGenerator, isTracingSuppressed)
       : false;
   const localWorkDuration = durationProducer !== undefined && metricReaders.length > 0;
   if (localWorkDuration) setLocalWorkDuration(metrics.getMeterProvider());

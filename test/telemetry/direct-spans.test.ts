@@ -16,10 +16,14 @@ import {
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
   BasicTracerProvider,
   InMemorySpanExporter,
+  ParentBasedSampler,
   RandomIdGenerator,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +44,7 @@ import {
   readTraceParent,
   w3cTraceHeaders,
 } from '../../src/telemetry/propagation.js';
+import { samplerFromEnv } from '../../src/telemetry/setup.js';
 import { recordWorkDuration } from '../../src/telemetry/work-duration.js';
 import { startWorkConsumerSpan, startWorkSpan } from '../../src/telemetry/work-spans.js';
 import { resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
@@ -268,6 +273,108 @@ describe('direct spans against SDK spans', () => {
   });
 });
 
+describe('direct spans and the SDK samplers', () => {
+  /** Ids from a fixed sequence, the same for the SDK provider and the direct sink. */
+  function sequenceIds(): RandomIdGenerator {
+    let n = 0;
+    const hex = (k: number, len: number) =>
+      (k * 2654435761 + 12345).toString(16).padStart(len, '7').slice(-len);
+    return {
+      generateTraceId: () => `${hex(++n, 16)}${hex(n * 7, 16)}`,
+      generateSpanId: () => hex(++n, 16),
+    } as RandomIdGenerator;
+  }
+
+  it('decide like the SDK tracer under ratio and parent-based samplers', () => {
+    for (const sampler of [
+      new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.5) }),
+      new TraceIdRatioBasedSampler(0.3),
+      new ParentBasedSampler({ root: new AlwaysOffSampler() }),
+      new AlwaysOnSampler(),
+    ]) {
+      const memory = new InMemorySpanExporter();
+      const processor = new SimpleSpanProcessor(memory);
+      const provider = new BasicTracerProvider({
+        resource,
+        sampler,
+        idGenerator: sequenceIds(),
+        spanProcessors: [processor],
+      });
+      const tracer = provider.getTracer(scope.name, scope.version);
+      const ids = sequenceIds();
+      const sink: DirectSpanSink = {
+        provider,
+        resource,
+        scope,
+        sampler,
+        parentBased: true,
+        w3cPropagation: true,
+        processors: [processor],
+        newTraceId: () => ids.generateTraceId(),
+        newSpanId: () => ids.generateSpanId(),
+        suppressed: isTracingSuppressed,
+      };
+      const decisions = (start: (parent: SpanContext | undefined) => Span) => {
+        const out: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          // Roots, sampled remote parents and unsampled remote parents in turn.
+          const parent =
+            i % 3 === 0 ? undefined : { ...remoteParent, traceFlags: i % 3 === 1 ? 1 : 0, isRemote: true };
+          const span = start(parent);
+          out.push(`${span.isRecording()}:${span.spanContext().traceFlags}:${span.spanContext().traceId}`);
+          span.end();
+        }
+        return out;
+      };
+      const sdk = decisions((parent) =>
+        tracer.startSpan(
+          'process q',
+          { kind: SpanKind.CONSUMER, attributes: { ...BASE.attributes } },
+          parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
+        ),
+      );
+      const direct = decisions((parent) =>
+        startDirectSpan(
+          sink,
+          'process q',
+          SpanKind.CONSUMER,
+          ROOT_CONTEXT,
+          parent,
+          BASE.attributes,
+          BASE.count,
+          {},
+        ),
+      );
+      expect(direct).toEqual(sdk);
+      // The samplers really split: some recorded, and (but for always-on) some not.
+      expect(direct.some((d) => d.startsWith('true:1'))).toBe(true);
+      if (!(sampler instanceof AlwaysOnSampler)) expect(direct.some((d) => d.startsWith('false'))).toBe(true);
+    }
+  });
+
+  it('samplerFromEnv builds what the Node SDK builds from OTEL_TRACES_SAMPLER and _ARG', () => {
+    const samplers = { AlwaysOnSampler, AlwaysOffSampler, ParentBasedSampler, TraceIdRatioBasedSampler };
+    const built = (env: Record<string, string>) => samplerFromEnv(env, samplers)?.toString();
+    expect(built({})).toBeUndefined();
+    expect(built({ OTEL_TRACES_SAMPLER: 'nonsense' })).toBeUndefined();
+    expect(built({ OTEL_TRACES_SAMPLER: 'always_on' })).toBe('AlwaysOnSampler');
+    expect(built({ OTEL_TRACES_SAMPLER: 'always_off' })).toBe('AlwaysOffSampler');
+    expect(built({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' })).toBe(
+      'TraceIdRatioBased{0.25}',
+    );
+    expect(built({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '7' })).toBe(
+      'TraceIdRatioBased{1}',
+    );
+    expect(built({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: 'x' })).toBe(
+      'TraceIdRatioBased{1}',
+    );
+    expect(
+      built({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }),
+    ).toContain('TraceIdRatioBased{0.1}');
+    expect(built({ OTEL_TRACES_SAMPLER: 'parentbased_always_off' })).toContain('root=AlwaysOffSampler');
+  });
+});
+
 describe('the direct span encoder', () => {
   it('writes the bytes the SDK protobuf serializer writes for the same spans', () => {
     const p = pipeline();
@@ -390,10 +497,38 @@ describe('initTelemetry and direct recording', () => {
     expect(all.includes(Buffer.from(producer.span.spanContext().spanId, 'hex'))).toBe(true);
   });
 
-  it('leaves spans to the SDK tracer when a sampler, span limits or the switch say so', async () => {
+  it('keeps direct spans under a sampler from the environment, and follows it', async () => {
+    for (const [arg, recording] of [
+      ['0', false],
+      ['1', true],
+    ] as const) {
+      resetOtelApi();
+      const saved = { ...process.env };
+      Object.assign(process.env, {
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: arg,
+      });
+      try {
+        const handle = await initTelemetry(config(), { env: quiet });
+        expect(handle.directSpans).toBe(true);
+        const span = startWorkSpan({ queue: 'dq', workType: 'sampled' });
+        expect(span.span.isRecording()).toBe(recording);
+        expect(span.span instanceof DirectSpan).toBe(recording);
+        // The header still carries the decision to the consumer.
+        expect(span.headers.traceparent?.endsWith(recording ? '-01' : '-00')).toBe(true);
+        span.end();
+        await handle.shutdown();
+      } finally {
+        for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+        Object.assign(process.env, saved);
+      }
+    }
+  });
+
+  it('leaves spans to the SDK tracer when span limits or the switch say so', async () => {
     const cases: Array<{ env?: Record<string, string>; option?: boolean }> = [
-      { env: { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' } },
       { env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '10' } },
+      { env: { OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '64' } },
       { option: false },
     ];
     for (const c of cases) {
