@@ -213,6 +213,13 @@ export async function runTracingRows(
     const rows: TracingResult['rows'] = {};
     for (const row of TRACING_ROWS) {
       const r = { off: [] as TracingRun[], on: [] as TracingRun[] };
+      // One full-size pair first, not counted: the first full-size run after another row's was
+      // slow on either side (a third of the next ones' throughput in the batched row, in runs
+      // of 2026-11-29), which made whichever side went first look worse.
+      for (const side of ['off', 'on'] as const) {
+        const result = await run(side, row, `t_${side}_settle_${row.toLowerCase()}`, cfg);
+        log(`tracing ${side} ${row} (not counted): ${String(result.perSecond)}/s`);
+      }
       for (let k = 0; k < rounds; k++) {
         // off, on, on, off …: neither side always runs first.
         const order = k % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
