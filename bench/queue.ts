@@ -154,19 +154,18 @@ const WHY: Partial<Record<RowName, string>> = {
 };
 
 const TRACING_WHY =
-  'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span (9 attributes, ' +
-  'two lifecycle events) plus the duration histogram. Measured in isolation a traced attempt costs the ' +
-  'main thread about 10 µs of CPU and the export thread another 9.5 (OTLP encoding and sending; 15.5 µs ' +
-  "on the main thread without the thread). Where animus's own work per item is smaller than that, as " +
-  'in the batched row (13-15 µs of main-thread CPU per item, ~25 µs of wall time), a span per item cannot ' +
-  'cost under 10%: main-thread CPU per item went 12.9 -> 30.4 µs with the export thread, 15 -> 45.4 ' +
-  'without it, and the loss was 43-47% in three idle-machine runs of 2026-11-29 (46% without the thread). ' +
-  'Head sampling does not close it either: with OTEL_TRACES_SAMPLER=parentbased_traceidratio at 0.1 the ' +
-  'batched loss was 28% (a sampled-out attempt still costs ~4.4 µs: the duration histogram, whose ' +
-  'SDK hashes its attributes on every record, the non-recording span and the context extraction), ' +
-  'while submit and one-at-a-time fell to 2.5% and 1.2%. Single runs of the other rows vary from 3% ' +
-  'to 24% between consecutive runs on this 2-core machine; the median of the pairs and the CPU per ' +
-  'item are the steadier figures.';
+  'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span plus a ' +
+  'duration point. By default (ANIMUS_OTEL_DIRECT_RECORDING) these work spans are recorded straight ' +
+  "into the SDK's span processors and encoded to OTLP/protobuf on the main thread, and the duration is " +
+  'counted in process: in runs of 2026-11-29 (09:31-09:35) that took the batched loss from 37.9% ' +
+  '(through the SDK tracer) to 25.6%, one-at-a-time from 15% to 1.4% and submit from 15.3% to 7.8%. ' +
+  "What is left in the batched row, where animus's own main-thread work per item is ~25-30 µs: per " +
+  'attempt about 4 µs of encoding, 3-4 µs creating the span and its contexts, 2-3 µs of async-context ' +
+  'propagation and promise hooks for the handler, and 5-6 µs of garbage collection of those objects ' +
+  '(main-thread CPU per item 27.8 -> 50.3 µs, prefill included). With OTEL_TRACES_SAMPLER=' +
+  'parentbased_traceidratio at 0.1 the batched loss was 14.6% (submit 9%, one-at-a-time 4.6%). The ' +
+  'machine moved between runs: the off side of the batched row ran at 15,000-22,000 items/s that ' +
+  'morning, 40,000 earlier; the median of the pairs is the steadier figure.';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;

@@ -169,7 +169,8 @@ export function renderReport(
         '',
       );
     out.push(
-      `${tracing.rounds} alternating rounds per side after a warm-up of each; goal < 10% throughput loss. ` +
+      `${tracing.rounds} alternating rounds per side after a small warm-up of each row and one full-size pair not counted ` +
+        '(work_items vacuumed before every run, its autovacuum off); goal < 10% throughput loss. ' +
         'CPU is this process per item over the whole run (a processing row submits its items first); ' +
         'main thread is that CPU without the span export thread.',
       '',
