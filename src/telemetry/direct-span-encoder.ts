@@ -154,15 +154,7 @@ export class DirectSpanEncoder {
     this.#tag(2, WIRE_LEN);
     const at = this.#open();
     const ctx = f.context;
-    this.#tag(1, WIRE_LEN);
-    this.#hex(ctx.traceId);
-    this.#tag(2, WIRE_LEN);
-    this.#hex(ctx.spanId);
-    const traceState = ctx.traceState?.serialize();
-    if (traceState) {
-      this.#tag(3, WIRE_LEN);
-      this.#string(traceState);
-    }
+    this.#ids(ctx);
     if (f.parent?.spanId) {
       this.#tag(4, WIRE_LEN);
       this.#hex(f.parent.spanId);
@@ -219,6 +211,17 @@ export class DirectSpanEncoder {
     this.#tag(13, WIRE_LEN);
     const at = this.#open();
     const ctx = link.context;
+    this.#ids(ctx);
+    if (link.attributes) this.#attributes(link.attributes, 4);
+    this.#tag(5, WIRE_VARINT);
+    this.#varint(link.droppedAttributesCount ?? 0);
+    this.#tag(6, WIRE_FIXED32);
+    this.#fixed32(this.#flags(ctx.traceFlags, ctx.isRemote));
+    this.#close(at);
+  }
+
+  /** Fields 1-3 of a span and of a link alike: trace id, span id, trace state (if any). */
+  #ids(ctx: SpanContext): void {
     this.#tag(1, WIRE_LEN);
     this.#hex(ctx.traceId);
     this.#tag(2, WIRE_LEN);
@@ -228,12 +231,6 @@ export class DirectSpanEncoder {
       this.#tag(3, WIRE_LEN);
       this.#string(traceState);
     }
-    if (link.attributes) this.#attributes(link.attributes, 4);
-    this.#tag(5, WIRE_VARINT);
-    this.#varint(link.droppedAttributesCount ?? 0);
-    this.#tag(6, WIRE_FIXED32);
-    this.#fixed32(this.#flags(ctx.traceFlags, ctx.isRemote));
-    this.#close(at);
   }
 
   #flags(traceFlags: number, isRemote: boolean | undefined): number {

@@ -51,6 +51,18 @@ import { resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
 
 const otlp = useOtlpReceiver();
 
+/** Runs `fn` with `env` added to process.env (where the SDK reads its variables), then restores it. */
+async function withProcessEnv(env: Record<string, string>, fn: () => Promise<void>): Promise<void> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    await fn();
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+}
+
 const resource = resourceFromAttributes({ 'service.name': 'direct-test', 'host.cores': 2 });
 const scope = { name: 'animus', version: '9.9.9' };
 
@@ -161,23 +173,11 @@ function shape(span: ReadableSpan): unknown {
   };
 }
 
-function directOf(
-  p: ReturnType<typeof pipeline>,
-  parent: SpanContext | undefined,
-  own: Attributes = {},
-): Span {
-  return startDirectSpan(
-    p.sink,
-    'process q',
-    SpanKind.CONSUMER,
-    ROOT_CONTEXT,
-    parent,
-    BASE.attributes,
-    BASE.count,
-    {
-      ...own,
-    },
-  );
+function directOf(p: { sink: DirectSpanSink }, parent: SpanContext | undefined, own: Attributes = {}): Span {
+  const { attributes, count } = BASE;
+  return startDirectSpan(p.sink, 'process q', SpanKind.CONSUMER, ROOT_CONTEXT, parent, attributes, count, {
+    ...own,
+  });
 }
 
 beforeAll(() => {
@@ -333,18 +333,7 @@ describe('direct spans and the SDK samplers', () => {
           parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
         ),
       );
-      const direct = decisions((parent) =>
-        startDirectSpan(
-          sink,
-          'process q',
-          SpanKind.CONSUMER,
-          ROOT_CONTEXT,
-          parent,
-          BASE.attributes,
-          BASE.count,
-          {},
-        ),
-      );
+      const direct = decisions((parent) => directOf({ sink }, parent));
       expect(direct).toEqual(sdk);
       // The samplers really split: some recorded, and (but for always-on) some not.
       expect(direct.some((d) => d.startsWith('true:1'))).toBe(true);
@@ -503,25 +492,20 @@ describe('initTelemetry and direct recording', () => {
       ['1', true],
     ] as const) {
       resetOtelApi();
-      const saved = { ...process.env };
-      Object.assign(process.env, {
-        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-        OTEL_TRACES_SAMPLER_ARG: arg,
-      });
-      try {
-        const handle = await initTelemetry(config(), { env: quiet });
-        expect(handle.directSpans).toBe(true);
-        const span = startWorkSpan({ queue: 'dq', workType: 'sampled' });
-        expect(span.span.isRecording()).toBe(recording);
-        expect(span.span instanceof DirectSpan).toBe(recording);
-        // The header still carries the decision to the consumer.
-        expect(span.headers.traceparent?.endsWith(recording ? '-01' : '-00')).toBe(true);
-        span.end();
-        await handle.shutdown();
-      } finally {
-        for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-        Object.assign(process.env, saved);
-      }
+      await withProcessEnv(
+        { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: arg },
+        async () => {
+          const handle = await initTelemetry(config(), { env: quiet });
+          expect(handle.directSpans).toBe(true);
+          const span = startWorkSpan({ queue: 'dq', workType: 'sampled' });
+          expect(span.span.isRecording()).toBe(recording);
+          expect(span.span instanceof DirectSpan).toBe(recording);
+          // The header still carries the decision to the consumer.
+          expect(span.headers.traceparent?.endsWith(recording ? '-01' : '-00')).toBe(true);
+          span.end();
+          await handle.shutdown();
+        },
+      );
     }
   });
 
@@ -533,9 +517,7 @@ describe('initTelemetry and direct recording', () => {
     ];
     for (const c of cases) {
       resetOtelApi();
-      const saved = { ...process.env };
-      Object.assign(process.env, c.env ?? {});
-      try {
+      await withProcessEnv(c.env ?? {}, async () => {
         const handle = await initTelemetry(config(), {
           env: quiet,
           ...(c.option === undefined ? {} : { directRecording: c.option }),
@@ -545,10 +527,7 @@ describe('initTelemetry and direct recording', () => {
         expect(span.span).not.toBeInstanceOf(DirectSpan);
         span.end();
         await handle.shutdown();
-      } finally {
-        for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-        Object.assign(process.env, saved);
-      }
+      });
     }
   });
 

@@ -228,38 +228,39 @@ describe('initTelemetry', () => {
     expect(Buffer.concat(metricExports.map((m) => m.raw)).includes('animus.work.transitions')).toBe(true);
     expect(JSON.stringify(logExports.map((l) => l.body))).toContain('proto log line');
   });
+  /** PRODUCER spans of one synchronous burst, as the receiver got them after `finish`. */
+  async function burst(
+    queue: string,
+    count: number,
+    options: { directRecording?: boolean; finish: 'shutdown' | 'forceFlush' },
+  ): Promise<number> {
+    resetOtelApi();
+    const from = otlp.received.length;
+    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
+    const handle = await initTelemetry(config, {
+      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+      ...(options.directRecording === undefined ? {} : { directRecording: options.directRecording }),
+    });
+    for (let i = 0; i < count; i++) startWorkSpan({ queue, workType: 'burst' }).end();
+    await handle[options.finish]();
+    const spans = otlp.received
+      .slice(from)
+      .filter((r) => r.path === '/v1/traces')
+      .flatMap((r) => protobufSpans(r.raw));
+    await handle.shutdown();
+    return spans.filter((x) => x.name === `send ${queue}`).length;
+  }
+
   it('keeps a burst larger than the SDK default queue (2048): all 5000 spans of one go arrive', async () => {
-    resetOtelApi();
-    const from = otlp.received.length;
-    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
-    const handle = await initTelemetry(config, {
-      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
-    });
     // One synchronous burst, as a 5000-item submitBatch makes: no export can run in between.
-    for (let i = 0; i < 5000; i++) startWorkSpan({ queue: 'burst_q', workType: 'burst' }).end();
-    await handle.shutdown();
-    const spans = otlp.received
-      .slice(from)
-      .filter((r) => r.path === '/v1/traces')
-      .flatMap((r) => protobufSpans(r.raw));
-    expect(spans.filter((x) => x.name === 'send burst_q')).toHaveLength(5000);
+    expect(await burst('burst_q', 5000, { finish: 'shutdown' })).toBe(5000);
   });
+
   it('sends a full span queue in one flush: more batches than the exporter sends at once all arrive', async () => {
-    resetOtelApi();
-    const from = otlp.received.length;
-    const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
-    const handle = await initTelemetry(config, {
-      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
-    });
     // 16,000 spans are 32 batches of 512 flushed together; the OTLP exporter refuses more than
-    // 30 concurrent exports, so the export thread must queue them, not pass them all on.
-    for (let i = 0; i < 16_000; i++) startWorkSpan({ queue: 'flood_q', workType: 'flood' }).end();
-    await handle.forceFlush();
-    const spans = otlp.received
-      .slice(from)
-      .filter((r) => r.path === '/v1/traces')
-      .flatMap((r) => protobufSpans(r.raw));
-    expect(spans.filter((x) => x.name === 'send flood_q')).toHaveLength(16_000);
-    await handle.shutdown();
+    // 30 concurrent exports, so the export thread must queue them, not pass them all on —
+    // spans encoded by the thread and direct spans encoded on the main thread alike.
+    expect(await burst('flood_q', 16_000, { finish: 'forceFlush', directRecording: false })).toBe(16_000);
+    expect(await burst('flood_direct_q', 16_000, { finish: 'forceFlush' })).toBe(16_000);
   });
 });
