@@ -509,6 +509,54 @@ describe('initTelemetry and direct recording', () => {
     }
   });
 
+  it('exports direct spans over OTLP/HTTP JSON too (encoded by the SDK on the export thread)', async () => {
+    resetOtelApi();
+    const from = otlp.received.length;
+    const handle = await initTelemetry(config(), {
+      env: { ...quiet, OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+    });
+    expect(handle.directSpans).toBe(true);
+    const producer = startWorkSpan({ queue: 'json_q', workType: 'json.type' });
+    producer.end();
+    const consumer = startWorkConsumerSpan({
+      queue: 'json_q',
+      workType: 'json.type',
+      workId: 'id-json',
+      attempt: 2,
+      headers: producer.headers,
+    });
+    consumer.addEvent('queued', 'running');
+    consumer.end('completed');
+    await handle.shutdown();
+    type JsonSpan = {
+      name: string;
+      spanId: string;
+      parentSpanId?: string;
+      attributes: Array<{ key: string; value: { stringValue?: string; intValue?: string | number } }>;
+      events: Array<{ name: string }>;
+    };
+    const spans = otlp.received
+      .slice(from)
+      .filter((r) => r.path === '/v1/traces')
+      .flatMap((r) => r.body.resourceSpans as Array<{ scopeSpans: Array<{ spans: JsonSpan[] }> }>)
+      .flatMap((r) => r.scopeSpans.flatMap((ss) => ss.spans));
+    const send = spans.find((x) => x.name === 'send json_q');
+    const processed = spans.find((x) => x.name === 'process json_q');
+    expect(send).toBeDefined();
+    expect(processed?.parentSpanId).toBe(send?.spanId);
+    const attrs = Object.fromEntries(
+      processed!.attributes.map((a) => [a.key, a.value.stringValue ?? String(a.value.intValue)]),
+    );
+    expect(attrs).toMatchObject({
+      'messaging.destination.name': 'json_q',
+      'animus.work.type': 'json.type',
+      'animus.work.id': 'id-json',
+      'animus.work.attempt': '2',
+      'animus.work.outcome': 'completed',
+    });
+    expect(processed!.events.map((e) => e.name)).toEqual(['animus.work.transition']);
+  });
+
   it('leaves spans to the SDK tracer when span limits or the switch say so', async () => {
     const cases: Array<{ env?: Record<string, string>; option?: boolean }> = [
       { env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '10' } },
