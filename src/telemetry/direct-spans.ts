@@ -30,6 +30,7 @@ import {
   timeInputToHrTime,
 } from '@opentelemetry/core';
 import type { DirectSpanFields } from './direct-span-encoder.js';
+import { EXCEPTION_EVENT, ExceptionAttr } from './names.js';
 
 /** The part of an SDK span processor a direct span needs. */
 export interface DirectSpanProcessor {
@@ -313,15 +314,15 @@ export class DirectSpan implements Span {
 
   recordException(exception: Exception, time?: TimeInput): void {
     const attributes: Attributes = {};
-    if (typeof exception === 'string') attributes['exception.message'] = exception;
+    if (typeof exception === 'string') attributes[ExceptionAttr.message] = exception;
     else if (exception) {
-      if (exception.code) attributes['exception.type'] = exception.code.toString();
-      else if (exception.name) attributes['exception.type'] = exception.name;
-      if (exception.message) attributes['exception.message'] = exception.message;
-      if (exception.stack) attributes['exception.stacktrace'] = exception.stack;
+      if (exception.code) attributes[ExceptionAttr.type] = exception.code.toString();
+      else if (exception.name) attributes[ExceptionAttr.type] = exception.name;
+      if (exception.message) attributes[ExceptionAttr.message] = exception.message;
+      if (exception.stack) attributes[ExceptionAttr.stacktrace] = exception.stack;
     }
-    if (attributes['exception.type'] || attributes['exception.message'])
-      this.addEvent('exception', attributes, time);
+    if (attributes[ExceptionAttr.type] || attributes[ExceptionAttr.message])
+      this.addEvent(EXCEPTION_EVENT, attributes, time);
     else diag.warn(`Failed to record an exception ${String(exception)}`);
   }
 

@@ -49,6 +49,16 @@ export const CommonAttr = {
   serviceName: 'service.name',
   serviceVersion: 'service.version',
   serviceInstanceId: 'service.instance.id',
+  /** On the one data point that takes a metric's attribute sets past its cardinality limit. */
+  metricOverflow: 'otel.metric.overflow',
+} as const;
+
+/** The span event a recorded exception becomes, and its attribute keys. */
+export const EXCEPTION_EVENT = 'exception';
+export const ExceptionAttr = {
+  type: 'exception.type',
+  message: 'exception.message',
+  stacktrace: 'exception.stacktrace',
 } as const;
 
 /** Messaging attribute keys used on work spans (pgmq is the messaging system). */

@@ -9,7 +9,7 @@ import { metrics, ValueType } from '@opentelemetry/api';
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { CollectionResult, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { animusInstruments } from './instruments.js';
-import { MessagingAttr, MetricName, WORK_DURATION_BUCKETS, WorkAttr } from './names.js';
+import { CommonAttr, MessagingAttr, MetricName, WORK_DURATION_BUCKETS, WorkAttr } from './names.js';
 
 /** Counts of one attribute set (explicit buckets, as the SDK's histogram aggregation keeps them). */
 interface Accumulation {
@@ -35,7 +35,7 @@ const ENTRY_LIMIT = 2000;
 const entries = new Map<string, Map<string, Map<string, Entry>>>();
 let entryCount = 0;
 const OVERFLOW: Entry = {
-  attributes: Object.freeze({ 'otel.metric.overflow': true }),
+  attributes: Object.freeze({ [CommonAttr.metricOverflow]: true }),
   kept: true,
   local: undefined,
 };
