@@ -6,6 +6,7 @@
 // frozen objects shared between spans, encoded once and copied afterwards, and names and keys
 // are kept encoded too. Field numbers are those of opentelemetry/proto's trace.proto.
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 
 /** What a direct span hands the encoder (see `DirectSpan.writeOtlp`). */
 export interface DirectSpanFields {
@@ -13,8 +14,9 @@ export interface DirectSpanFields {
   parent: SpanContext | undefined;
   name: string;
   kind: number;
-  startMs: number;
-  end: number | HrTime;
+  /** As exporters read them: an end before the start is the start. */
+  startTime: HrTime;
+  endTime: HrTime;
   base: Attributes;
   own: Attributes;
   droppedAttributes: number;
@@ -42,8 +44,6 @@ const IS_REMOTE = 0x200;
 const TWO_32 = 0x1_0000_0000;
 const CACHE_LIMIT = 4096;
 
-const hrOf = (ms: number): HrTime => [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
-
 /** A hex digit's value (0-9, a-f; anything else as if A-F: code − 55). */
 function digit(code: number): number {
   if (code >= 48 && code <= 57) return code - 48;
@@ -64,8 +64,8 @@ export class DirectSpanEncoder {
     parent: undefined,
     name: '',
     kind: 0,
-    startMs: 0,
-    end: 0,
+    startTime: [0, 0],
+    endTime: [0, 0],
     base: {},
     own: {},
     droppedAttributes: 0,
@@ -163,13 +163,10 @@ export class DirectSpanEncoder {
     this.#cachedString(f.name);
     this.#tag(6, WIRE_VARINT);
     this.#varint(f.kind + 1);
-    const start = hrOf(f.startMs);
-    let end = typeof f.end === 'number' ? hrOf(f.end) : f.end;
-    if (end[0] < start[0] || (end[0] === start[0] && end[1] < start[1])) end = start;
     this.#tag(7, WIRE_FIXED64);
-    this.#time(start);
+    this.#time(f.startTime);
     this.#tag(8, WIRE_FIXED64);
-    this.#time(end);
+    this.#time(f.endTime);
     this.#attributes(f.base, 9);
     this.#attributes(f.own, 9);
     this.#tag(10, WIRE_VARINT);
@@ -180,7 +177,7 @@ export class DirectSpanEncoder {
       const event = this.#open();
       this.#tag(1, WIRE_FIXED64);
       const t = ev[i + 1] as number | HrTime;
-      this.#time(typeof t === 'number' ? hrOf(t) : t);
+      this.#time(typeof t === 'number' ? millisToHrTime(t) : t);
       this.#tag(2, WIRE_LEN);
       this.#cachedString(ev[i] as string);
       this.#attributes(ev[i + 2] as Attributes, 3);

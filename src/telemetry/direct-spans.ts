@@ -48,10 +48,9 @@ export interface DirectSpanSink {
   /**
    * The SDK's sampler when it is not the default (`parentbased_always_on`); asked about every
    * span as the SDK's tracer asks it. Without one, children follow the parent's sampled flag
-   * (`parentBased`) or are all recorded (`always_on`), and new roots are recorded.
+   * and new roots are recorded.
    */
   readonly sampler?: DirectSampler;
-  readonly parentBased: boolean;
   /** The global propagator reads trace context from W3C `traceparent`/`tracestate` only. */
   readonly w3cPropagation: boolean;
   readonly processors: readonly DirectSpanProcessor[];
@@ -390,12 +389,18 @@ export class DirectSpan implements Span {
   }
 
   /** The exporter's view, built on first read after the end (before it, built afresh). */
+  /** Start and end as exporters read them (before the end: `[0, 0]` for the end). */
+  #times(): { startTime: HrTime; endTime: HrTime } {
+    const startTime = millisToHrTime(this.#start);
+    if (this.#end === undefined) return { startTime, endTime: [0, 0] };
+    const endTime = toHrTime(this.#end);
+    // An end before the start: the SDK keeps the start time and a zero duration.
+    return { startTime, endTime: hrTimeDuration(startTime, endTime)[0] < 0 ? startTime : endTime };
+  }
+
   #readable(): ReadableView {
     if (this.#read !== undefined) return this.#read;
-    const startTime = millisToHrTime(this.#start);
-    let endTime: HrTime = this.#end === undefined ? [0, 0] : toHrTime(this.#end);
-    // An end before the start: the SDK keeps the start time and a zero duration.
-    if (this.#end !== undefined && hrTimeDuration(startTime, endTime)[0] < 0) endTime = startTime;
+    const { startTime, endTime } = this.#times();
     const view: ReadableView = {
       attributes: this.#base === EMPTY ? { ...this.#own } : { ...this.#base, ...this.#own },
       events: [],
@@ -422,8 +427,9 @@ export class DirectSpan implements Span {
     fields.parent = this.parentSpanContext;
     fields.name = this.#name;
     fields.kind = this.kind;
-    fields.startMs = this.#start;
-    fields.end = this.#end ?? nowMs();
+    const { startTime, endTime } = this.#times();
+    fields.startTime = startTime;
+    fields.endTime = endTime;
     fields.base = overridden ? EMPTY : this.#base;
     fields.own = overridden ? { ...this.#base, ...this.#own } : this.#own;
     fields.droppedAttributes = this.#droppedAttributes;
@@ -470,10 +476,7 @@ export function startDirectSpan(
   let sampled: boolean;
   let spanOwn = own;
   if (sink.sampler === undefined) {
-    sampled =
-      parentContext === undefined ||
-      !sink.parentBased ||
-      (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0;
+    sampled = parentContext === undefined || (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0;
     record = sampled;
   } else {
     // As the SDK's tracer asks its sampler: the parent in the context, the initial attributes.
@@ -507,5 +510,3 @@ export function startDirectSpan(
 export function frozenAttributes(attributes: Attributes): { attributes: Attributes; count: number } {
   return { attributes: Object.freeze({ ...attributes }), count: Object.keys(attributes).length };
 }
-
-export { EMPTY as NO_ATTRIBUTES };

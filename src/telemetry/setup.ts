@@ -247,7 +247,6 @@ function installDirectSpans(
     resource,
     scope,
     ...(sampler === undefined ? {} : { sampler }),
-    parentBased: true,
     w3cPropagation: w3cPropagation(process.env.OTEL_PROPAGATORS),
     processors,
     newTraceId: () => ids.generateTraceId(),

@@ -8,6 +8,7 @@
 import { metrics, ValueType } from '@opentelemetry/api';
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { CollectionResult, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { hrTime } from '@opentelemetry/core';
 import { animusInstruments } from './instruments.js';
 import { CommonAttr, MessagingAttr, MetricName, WORK_DURATION_BUCKETS, WorkAttr } from './names.js';
 
@@ -61,13 +62,6 @@ function entryFor(queue: string, workType: string, outcome: string): Entry {
 }
 
 const BOUNDARIES: readonly number[] = WORK_DURATION_BUCKETS;
-const timeOrigin = performance.timeOrigin;
-
-function hrNow(): HrTime {
-  const ms = timeOrigin + performance.now();
-  return [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
-}
-
 /** The meter provider whose readers take the local counts, while it is the global one. */
 let localFor: object | undefined;
 
@@ -79,7 +73,7 @@ function count(entry: Entry, seconds: number): void {
     count: 0,
     min: Infinity,
     max: -Infinity,
-    startTime: hrNow(),
+    startTime: hrTime(),
   });
   // The first bucket whose upper bound is >= the value (bounds are inclusive, as the SDK's).
   let lo = 0;
@@ -154,7 +148,7 @@ export function workDurationProducer(scope: { name: string; version?: string }):
   };
   return {
     collect() {
-      const endTime = hrNow();
+      const endTime = hrTime();
       const dataPoints: HistogramPoint[] = [];
       const add = (entry: Entry) => {
         const acc = entry.local;

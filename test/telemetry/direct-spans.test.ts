@@ -67,7 +67,7 @@ const resource = resourceFromAttributes({ 'service.name': 'direct-test', 'host.c
 const scope = { name: 'animus', version: '9.9.9' };
 
 /** An SDK provider with an in-memory exporter, and a direct sink feeding the same processor. */
-function pipeline(parentBased = true): {
+function pipeline(sampler?: AlwaysOnSampler): {
   memory: InMemorySpanExporter;
   provider: BasicTracerProvider;
   sink: DirectSpanSink;
@@ -83,7 +83,7 @@ function pipeline(parentBased = true): {
     provider,
     resource: probe.resource,
     scope: probe.instrumentationScope,
-    parentBased,
+    ...(sampler === undefined ? {} : { sampler }),
     w3cPropagation: true,
     processors: [processor],
     newTraceId: () => ids.generateTraceId(),
@@ -228,7 +228,7 @@ describe('direct spans against SDK spans', () => {
     expect(root.spanContext().traceFlags).toBe(TraceFlags.SAMPLED);
     root.end();
     // always_on records whatever the parent says.
-    const always = pipeline(false);
+    const always = pipeline(new AlwaysOnSampler());
     const child = directOf(always, { ...remoteParent, traceFlags: TraceFlags.NONE });
     expect(child).toBeInstanceOf(DirectSpan);
     child.end();
@@ -307,7 +307,6 @@ describe('direct spans and the SDK samplers', () => {
         resource,
         scope,
         sampler,
-        parentBased: true,
         w3cPropagation: true,
         processors: [processor],
         newTraceId: () => ids.generateTraceId(),
