@@ -218,7 +218,26 @@ function renderOnly(): void {
 }
 
 /** ANIMUS_BENCH_ONLY=tracing: the new tracing rows go into the saved results (unless quick). */
+const mean = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10;
+
 function writeTracingOnly(tracing: TracingResult | undefined, tracingError: string | undefined): void {
+  if (process.env.ANIMUS_BENCH_TRACING_ROWS) {
+    // Some rows only (a development run): printed, not saved.
+    const rows = Object.entries(tracing?.rows ?? {}).map(([row, r]) => ({
+      row,
+      off: r.offPerSecond,
+      on: r.onPerSecond,
+      lossPercent: r.lossPercent,
+      pairs: r.pairLossPercent,
+      median: r.medianPairLossPercent,
+      mainCpuUsPerItem: `${String(r.offMainCpuUsPerItem)} -> ${String(r.onMainCpuUsPerItem)}`,
+      processingMainCpuUsPerItem: `${mean(r.off.map((x) => x.processingMainCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMainCpuUsPerItem ?? NaN))}`,
+      processingProcessCpuUsPerItem: `${mean(r.off.map((x) => x.processingProcessCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingProcessCpuUsPerItem ?? NaN))}`,
+      processingMachineCpuUsPerItem: `${mean(r.off.map((x) => x.processingMachineCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMachineCpuUsPerItem ?? NaN))}`,
+    }));
+    process.stdout.write(`${JSON.stringify({ tracingError, rows }, null, 2)}\n`);
+    return;
+  }
   const file = join(here, 'results', 'queue.json');
   const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
     systems: SystemResults[];

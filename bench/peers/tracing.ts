@@ -59,11 +59,56 @@ export async function startReceiver(): Promise<{
 /** Rows compared with tracing on and off. */
 export const TRACING_ROWS: RowName[] = ['submit', 'processSingle', 'processBatched'];
 
+/** The rows to run: all, or those named in ANIMUS_BENCH_TRACING_ROWS (comma-separated). */
+function tracingRows(): RowName[] {
+  const named = process.env.ANIMUS_BENCH_TRACING_ROWS?.split(',').map((r) => r.trim());
+  if (named === undefined || named.length === 0 || named[0] === '') return TRACING_ROWS;
+  const unknown = named.filter((r) => !TRACING_ROWS.includes(r as RowName));
+  if (unknown.length > 0)
+    throw new Error(
+      `ANIMUS_BENCH_TRACING_ROWS: unknown row(s) ${unknown.join(', ')}; rows: ${TRACING_ROWS.join(', ')}`,
+    );
+  return named as RowName[];
+}
+
 /**
  * One run of a row on one side, with this process's CPU time over the whole run and the main
  * thread's alone (the span export thread works beside it; Linux only, else undefined).
  */
-export type TracingRun = RowResult & { cpuMs: number; cpuUsPerItem: number; mainCpuUsPerItem?: number };
+export type TracingRun = RowResult & {
+  cpuMs: number;
+  cpuUsPerItem: number;
+  mainCpuUsPerItem?: number;
+  /** A processing row's main-thread CPU per item from the end of its prefill. */
+  processingMainCpuUsPerItem?: number;
+  /** The same for the whole process (export thread, GC and libuv threads included). */
+  processingProcessCpuUsPerItem?: number;
+  /** The same for the whole machine (Postgres, the receiver, everything else too). */
+  processingMachineCpuUsPerItem?: number;
+};
+
+/** Busy CPU time of the whole machine in µs from /proc/stat (all cores), or undefined. */
+function machineBusyUs(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
+    return busy * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time of this process (all threads) in µs. */
+const processCpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 
 /** CPU time of the main thread in µs from /proc (clock ticks of 10 ms), or undefined. */
 function mainThreadCpuUs(): number | undefined {
@@ -182,9 +227,16 @@ export async function runTracingRows(
   const run = async (side: 'on' | 'off', row: RowName, queue: string, c: RowConfig): Promise<TracingRun> => {
     // Both sides flush before a processing row's clock starts: the prefill's PRODUCER spans
     // are the submit rows' cost, not the processing row's.
+    // A processing row's main-thread CPU is also read from the end of its prefill on.
+    let phaseMain0: number | undefined;
+    let phaseProcess0 = 0;
+    let phaseMachine0: number | undefined;
     const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, async () => {
       await telemetry.forceFlush();
       await vacuum();
+      phaseMain0 = mainThreadCpuUs();
+      phaseProcess0 = processCpuUs();
+      phaseMachine0 = machineBusyUs();
     });
     if (row === 'submit') await vacuum();
     const main0 = mainThreadCpuUs();
@@ -192,6 +244,8 @@ export async function runTracingRows(
     const result = await runRow(sys, row, queue, c);
     const cpu = process.cpuUsage(cpu0);
     const main1 = mainThreadCpuUs();
+    const process1 = processCpuUs();
+    const machine1 = machineBusyUs();
     const { items, spans } = itemsOf(row, c);
     if (side === 'on') spansExpected += spans;
     const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -202,16 +256,26 @@ export async function runTracingRows(
       ...(main0 === undefined || main1 === undefined
         ? {}
         : { mainCpuUsPerItem: round1((main1 - main0) / items) }),
+      ...(phaseMain0 === undefined || main1 === undefined
+        ? {}
+        : {
+            processingMainCpuUsPerItem: round1((main1 - phaseMain0) / items),
+            processingProcessCpuUsPerItem: round1((process1 - phaseProcess0) / items),
+          }),
+      ...(phaseMachine0 === undefined || machine1 === undefined
+        ? {}
+        : { processingMachineCpuUsPerItem: round1((machine1 - phaseMachine0) / items) }),
     };
   };
   try {
     // Warm-up of both sides (JIT, connections, the SDK's first exports) on small queues.
     const warm = { ...cfg, submitN: cfg.warmupN, processN: cfg.warmupN, processBatchedN: cfg.warmupN * 2 };
-    for (const row of TRACING_ROWS)
+    const rowsToRun = tracingRows();
+    for (const row of rowsToRun)
       for (const side of ['off', 'on'] as const)
         await run(side, row, `t_${side}_warm_${row.toLowerCase()}`, warm);
     const rows: TracingResult['rows'] = {};
-    for (const row of TRACING_ROWS) {
+    for (const row of rowsToRun) {
       const r = { off: [] as TracingRun[], on: [] as TracingRun[] };
       // One full-size pair first, not counted: the first full-size run after another row's was
       // slow on either side (a third of the next ones' throughput in the batched row, in runs
