@@ -6,7 +6,6 @@
 // frozen objects shared between spans, encoded once and copied afterwards, and names and keys
 // are kept encoded too. Field numbers are those of opentelemetry/proto's trace.proto.
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
-import { millisToHrTime } from '@opentelemetry/core';
 
 /** What a direct span hands the encoder (see `DirectSpan.writeOtlp`). */
 export interface DirectSpanFields {
@@ -14,9 +13,12 @@ export interface DirectSpanFields {
   parent: SpanContext | undefined;
   name: string;
   kind: number;
-  /** As exporters read them: an end before the start is the start. */
-  startTime: HrTime;
-  endTime: HrTime;
+  /**
+   * As exporters read them (an end before the start is the start): epoch milliseconds, read
+   * as the SDK's `millisToHrTime` reads them, or an HrTime.
+   */
+  startTime: number | HrTime;
+  endTime: number | HrTime;
   base: Attributes;
   own: Attributes;
   droppedAttributes: number;
@@ -90,55 +92,108 @@ export class DirectSpanEncoder {
       list.push(span);
     }
     for (const [resource, byScope] of byResource) {
-      this.#tag(1, WIRE_LEN);
-      const resourceSpans = this.#open();
-      this.#resource(resource as { attributes?: Attributes; schemaUrl?: string });
+      const resourceSpans = this.#openResource(resource);
       for (const list of byScope.values()) {
-        const scope = list[0]!.instrumentationScope as {
-          name: string;
-          version?: string;
-          schemaUrl?: string;
-          attributes?: Attributes;
-          droppedAttributesCount?: number;
-        };
-        this.#tag(2, WIRE_LEN);
-        const scopeSpans = this.#open();
-        this.#tag(1, WIRE_LEN);
-        const scopeMessage = this.#open();
-        this.#tag(1, WIRE_LEN);
-        this.#string(scope.name);
-        if (scope.version) {
-          this.#tag(2, WIRE_LEN);
-          this.#string(scope.version);
-        }
-        if (scope.attributes) this.#attributes(scope.attributes, 3);
-        if (scope.droppedAttributesCount) {
-          this.#tag(4, WIRE_VARINT);
-          this.#varint(scope.droppedAttributesCount);
-        }
-        this.#close(scopeMessage);
+        const scope = list[0]!.instrumentationScope;
+        const scopeSpans = this.#openScope(scope);
         const fields = this.#fields;
         for (const span of list) {
           span.fillFields(fields);
           this.#span(fields);
         }
-        if (scope.schemaUrl) {
-          this.#tag(3, WIRE_LEN);
-          this.#string(scope.schemaUrl);
-        }
-        this.#close(scopeSpans);
+        this.#closeScope(scope, scopeSpans);
       }
-      const schemaUrl = (resource as { schemaUrl?: string }).schemaUrl;
-      if (schemaUrl) {
-        this.#tag(3, WIRE_LEN);
-        this.#string(schemaUrl);
-      }
-      this.#close(resourceSpans);
+      this.#closeResource(resource, resourceSpans);
     }
     // A copy in its own ArrayBuffer (transferable); the work buffer is kept for the next call.
     const out = new Uint8Array(this.#pos);
     out.set(this.#buf.subarray(0, this.#pos));
     return out;
+  }
+
+  /**
+   * One span's entry in `ScopeSpans.spans`, as {@link encode} writes it: a view of the work
+   * buffer, valid until the next call. For spans encoded as they end and sent later in a
+   * request made by {@link wrap}.
+   */
+  encodeSpan(span: EncodableSpan): Uint8Array {
+    this.#pos = 0;
+    span.fillFields(this.#fields);
+    this.#span(this.#fields);
+    return this.#buf.subarray(0, this.#pos);
+  }
+
+  /**
+   * The request for spans of one resource and scope already encoded by {@link encodeSpan}:
+   * `entries` are their entries one after another. The same bytes as {@link encode} of those
+   * spans.
+   */
+  wrap(
+    resource: unknown,
+    scope: EncodableSpan['instrumentationScope'],
+    entries: Uint8Array,
+  ): Uint8Array<ArrayBuffer> {
+    this.#pos = 0;
+    const resourceSpans = this.#openResource(resource);
+    const scopeSpans = this.#openScope(scope);
+    this.#bytes(entries);
+    this.#closeScope(scope, scopeSpans);
+    this.#closeResource(resource, resourceSpans);
+    const out = new Uint8Array(this.#pos);
+    out.set(this.#buf.subarray(0, this.#pos));
+    return out;
+  }
+
+  /** Opens a `ResourceSpans` and writes its resource. */
+  #openResource(resource: unknown): number {
+    this.#tag(1, WIRE_LEN);
+    const at = this.#open();
+    this.#resource(resource as { attributes?: Attributes });
+    return at;
+  }
+
+  #closeResource(resource: unknown, at: number): void {
+    const schemaUrl = (resource as { schemaUrl?: string }).schemaUrl;
+    if (schemaUrl) {
+      this.#tag(3, WIRE_LEN);
+      this.#string(schemaUrl);
+    }
+    this.#close(at);
+  }
+
+  /** Opens a `ScopeSpans` and writes its scope. */
+  #openScope(instrumentationScope: EncodableSpan['instrumentationScope']): number {
+    const scope = instrumentationScope as {
+      name: string;
+      version?: string;
+      attributes?: Attributes;
+      droppedAttributesCount?: number;
+    };
+    this.#tag(2, WIRE_LEN);
+    const scopeSpans = this.#open();
+    this.#tag(1, WIRE_LEN);
+    const scopeMessage = this.#open();
+    this.#tag(1, WIRE_LEN);
+    this.#string(scope.name);
+    if (scope.version) {
+      this.#tag(2, WIRE_LEN);
+      this.#string(scope.version);
+    }
+    if (scope.attributes) this.#attributes(scope.attributes, 3);
+    if (scope.droppedAttributesCount) {
+      this.#tag(4, WIRE_VARINT);
+      this.#varint(scope.droppedAttributesCount);
+    }
+    this.#close(scopeMessage);
+    return scopeSpans;
+  }
+
+  #closeScope(scope: EncodableSpan['instrumentationScope'], at: number): void {
+    if (scope.schemaUrl) {
+      this.#tag(3, WIRE_LEN);
+      this.#string(scope.schemaUrl);
+    }
+    this.#close(at);
   }
 
   #resource(resource: { attributes?: Attributes }): void {
@@ -176,8 +231,7 @@ export class DirectSpanEncoder {
       this.#tag(11, WIRE_LEN);
       const event = this.#open();
       this.#tag(1, WIRE_FIXED64);
-      const t = ev[i + 1] as number | HrTime;
-      this.#time(typeof t === 'number' ? millisToHrTime(t) : t);
+      this.#time(ev[i + 1] as number | HrTime);
       this.#tag(2, WIRE_LEN);
       this.#cachedString(ev[i] as string);
       this.#attributes(ev[i + 2] as Attributes, 3);
@@ -381,8 +435,18 @@ export class DirectSpanEncoder {
     this.#pos += 4;
   }
 
-  /** seconds × 10⁹ + nanoseconds as a little-endian fixed64, exactly (no double rounding). */
-  #time([seconds, nanos]: HrTime): void {
+  /**
+   * A time (epoch ms or HrTime) as seconds × 10⁹ + nanoseconds in a little-endian fixed64,
+   * exactly (no double rounding).
+   */
+  #time(time: number | HrTime): void {
+    let seconds: number;
+    let nanos: number;
+    if (typeof time === 'number') {
+      // The SDK's millisToHrTime, without its array.
+      seconds = Math.trunc(time / 1000);
+      nanos = Math.round((time % 1000) * 1e6);
+    } else [seconds, nanos] = time;
     const high16 = Math.floor(seconds / 0x10000);
     const low16 = seconds - high16 * 0x10000;
     const a = low16 * 1e9 + nanos; // < 2^53
@@ -405,6 +469,11 @@ export class DirectSpanEncoder {
     this.#varint(n);
     this.#ensure(n);
     const buf = this.#buf;
+    // Hex digits only (every id animus makes or reads): Node's decoder gives the same bytes.
+    if (buf.write(hex, this.#pos, n, 'hex') === n) {
+      this.#pos += n;
+      return;
+    }
     let p = this.#pos;
     for (let i = 0; i < n; i++)
       buf[p++] = ((digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1))) & 0xff;

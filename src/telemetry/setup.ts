@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { metrics, trace } from '@opentelemetry/api';
 import type { Context, Tracer } from '@opentelemetry/api';
+import { getNumberFromEnv } from '@opentelemetry/core';
 import type * as OtlpProtoTraceModule from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as TraceBaseModule from '@opentelemetry/sdk-trace-base';
 import type { AnimusConfig } from '../config/index.js';
@@ -19,6 +20,7 @@ import { setContentCapture } from './settings.js';
 import { setDirectSpanSink } from './direct-spans.js';
 import { setLocalWorkDuration, workDurationProducer } from './work-duration.js';
 import type { DirectSampler, DirectSpanProcessor, DirectSpanSink } from './direct-spans.js';
+import type { DirectSpanQueue, DirectSpanQueueOptions } from './direct-span-queue.js';
 
 /** Options of {@link initTelemetry}. */
 export interface InitTelemetryOptions {
@@ -102,6 +104,20 @@ export const DEFAULT_SPAN_QUEUE_SIZE = 16_384;
 function spanQueueSize(env: Record<string, string | undefined>): number {
   const fromEnv = Number(nonEmpty(env.OTEL_BSP_MAX_QUEUE_SIZE));
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_SPAN_QUEUE_SIZE;
+}
+
+/**
+ * The batch span processor's settings as the SDK's `BatchSpanProcessor` reads them
+ * (`OTEL_BSP_*` from the process environment, the SDK's defaults otherwise), with animus's
+ * queue size.
+ */
+function batchSettings(maxQueueSize: number): DirectSpanQueueOptions {
+  return {
+    maxQueueSize,
+    maxExportBatchSize: getNumberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512,
+    scheduledDelayMillis: getNumberFromEnv('OTEL_BSP_SCHEDULE_DELAY') ?? 5000,
+    exportTimeoutMillis: getNumberFromEnv('OTEL_BSP_EXPORT_TIMEOUT') ?? 30_000,
+  };
 }
 
 /** The OTLP/HTTP encodings animus exports with. */
@@ -334,8 +350,26 @@ export async function initTelemetry(
         exporterConfig: { ...targets.traces },
         encodeDirectSpans: protocols.traces === 'http/protobuf',
       });
+      // Direct work spans (protobuf only) are encoded as they end, into a queue with the batch
+      // processor's settings (direct-span-queue.ts).
+      let directQueue: DirectSpanQueue | undefined;
+      if (protocols.traces === 'http/protobuf') {
+        const [{ DirectSpanQueue }, { DirectSpanEncoder }] = await Promise.all([
+          import('./direct-span-queue.js'),
+          import('./direct-span-encoder.js'),
+        ]);
+        directQueue = new DirectSpanQueue(
+          new DirectSpanEncoder(),
+          (bytes, count, done) => exporter.sendEncoded(bytes, count, done),
+          batchSettings(batchConfig.maxQueueSize),
+        );
+      }
       spanProcessors.push(
-        new FlushingSpanProcessor(new traceBase.BatchSpanProcessor(exporter, batchConfig), exporter),
+        new FlushingSpanProcessor(
+          new traceBase.BatchSpanProcessor(exporter, batchConfig),
+          exporter,
+          directQueue,
+        ),
       );
     }
   }

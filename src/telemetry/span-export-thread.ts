@@ -11,6 +11,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { DirectSpanEncoder } from './direct-span-encoder.js';
+import type { DirectSpanQueue } from './direct-span-queue.js';
 import { DirectSpan } from './direct-spans.js';
 
 /** Options of {@link ThreadedSpanExporter}. */
@@ -285,6 +286,22 @@ export class ThreadedSpanExporter implements SpanExporter {
     }
   }
 
+  /**
+   * Sends one OTLP/protobuf trace request encoded on this thread (`count` spans) through the
+   * thread's HTTP transport; `done` as for `export` (an error when it failed).
+   */
+  sendEncoded(bytes: Uint8Array<ArrayBuffer>, count: number, done: (error?: Error) => void): void {
+    try {
+      this.#request(
+        { type: 'export-bytes', bytes: bytes.buffer, count },
+        (reply) => done(reply.ok ? undefined : new Error(reply.error ?? 'span export failed')),
+        [bytes.buffer],
+      );
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
   /** Waits for the thread's exporter to finish what it is sending. */
   forceFlush(): Promise<void> {
     return new Promise((resolve) => this.#request({ type: 'flush' }, () => resolve()));
@@ -405,32 +422,39 @@ export class ThreadedSpanExporter implements SpanExporter {
  * A span processor (normally a `BatchSpanProcessor` over a {@link ThreadedSpanExporter}) whose
  * `forceFlush` also waits for the exporter, so a flush returns only after the spans were sent:
  * the batch processor alone only waits for `export` callbacks, which this exporter gives before
- * the HTTP request completes.
+ * the HTTP request completes. With a {@link DirectSpanQueue}, animus's direct work spans go to
+ * that queue (encoded as they end) instead of the batch processor.
  */
 export class FlushingSpanProcessor implements SpanProcessor {
   readonly #processor: SpanProcessor;
   readonly #exporter: SpanExporter;
+  readonly #direct: DirectSpanQueue | undefined;
 
-  constructor(processor: SpanProcessor, exporter: SpanExporter) {
+  constructor(processor: SpanProcessor, exporter: SpanExporter, direct?: DirectSpanQueue) {
     this.#processor = processor;
     this.#exporter = exporter;
+    this.#direct = direct;
   }
 
   onStart(span: Span, parentContext: Context): void {
+    if (this.#direct !== undefined && (span as unknown) instanceof DirectSpan) return;
     this.#processor.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
-    this.#processor.onEnd(span);
+    if (this.#direct !== undefined && span instanceof DirectSpan) this.#direct.add(span);
+    else this.#processor.onEnd(span);
   }
 
   async forceFlush(): Promise<void> {
-    await this.#processor.forceFlush();
+    await Promise.all([this.#processor.forceFlush(), this.#direct?.forceFlush()]);
     await this.#exporter.forceFlush?.();
   }
 
-  shutdown(): Promise<void> {
-    // The batch processor flushes, then shuts the exporter down (which finishes its sends).
+  async shutdown(): Promise<void> {
+    // The direct queue hands over what waits; the batch processor flushes, then shuts the
+    // exporter down (which finishes its sends).
+    await this.#direct?.shutdown().catch(() => {});
     return this.#processor.shutdown();
   }
 }

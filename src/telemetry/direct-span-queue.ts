@@ -1,0 +1,220 @@
+// The batch queue of direct work spans (direct-spans.ts) when they are encoded on the main
+// thread: each span is encoded to OTLP/protobuf as it ends and only its bytes are kept until
+// the batch goes out, so the span object is garbage at once instead of living in the batch
+// processor's queue until the next export (and being copied by every garbage collection it
+// survives). Batching follows the SDK's BatchSpanProcessor with the same settings: a batch
+// leaves when it is full or after the schedule delay, one export at a time, sampled spans
+// only, spans beyond the queue size dropped (and reported as the SDK reports them); flush and
+// shutdown send everything. Never throws into the work path.
+import { diag, TraceFlags } from '@opentelemetry/api';
+import { globalErrorHandler } from '@opentelemetry/core';
+import type { DirectSpanEncoder, EncodableSpan } from './direct-span-encoder.js';
+
+/** The batch processor's settings (`OTEL_BSP_*`). */
+export interface DirectSpanQueueOptions {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+/** Sends one request of encoded spans; `done` gets an error when it failed. */
+export type SendEncoded = (
+  bytes: Uint8Array<ArrayBuffer>,
+  count: number,
+  done: (error?: Error) => void,
+) => void;
+
+/** A span the queue takes: encodable, with its trace flags. */
+export interface QueueableSpan extends EncodableSpan {
+  spanContext(): { traceFlags: number };
+}
+
+interface PendingResource {
+  asyncAttributesPending?: boolean;
+  waitForAsyncAttributes?: () => Promise<void>;
+}
+
+/** Encoded spans waiting to be sent, in batches, under one resource and scope at a time. */
+export class DirectSpanQueue {
+  readonly #encoder: DirectSpanEncoder;
+  readonly #send: SendEncoded;
+  readonly #o: DirectSpanQueueOptions;
+  /**
+   * The waiting spans' entries, one after another, in `bytes[head, length)`, and where each one
+   * ends (`ends[first…]`, offsets into `bytes`).
+   */
+  #bytes: Buffer = Buffer.allocUnsafe(64 * 1024);
+  #head = 0;
+  #length = 0;
+  #ends: number[] = [];
+  #first = 0;
+  #resource: unknown;
+  #scope: EncodableSpan['instrumentationScope'] | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #exporting = false;
+  #dropped = 0;
+  #shutdown = false;
+
+  constructor(encoder: DirectSpanEncoder, send: SendEncoded, options: DirectSpanQueueOptions) {
+    this.#encoder = encoder;
+    this.#send = send;
+    const maxQueueSize = Math.max(1, options.maxQueueSize);
+    let maxExportBatchSize = Math.max(1, options.maxExportBatchSize);
+    if (maxExportBatchSize > maxQueueSize) maxExportBatchSize = maxQueueSize;
+    this.#o = { ...options, maxQueueSize, maxExportBatchSize };
+  }
+
+  /** Spans waiting. */
+  get size(): number {
+    return this.#ends.length - this.#first;
+  }
+
+  /** Takes an ended span (its bytes; unsampled spans are left out, as the SDK leaves them). */
+  add(span: QueueableSpan): void {
+    if (this.#shutdown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    try {
+      if (this.size >= this.#o.maxQueueSize) {
+        if (this.#dropped === 0) diag.debug('maxQueueSize reached, dropping spans');
+        this.#dropped++;
+        return;
+      }
+      if (this.#dropped > 0) {
+        diag.warn(`Dropped ${String(this.#dropped)} spans because maxQueueSize reached`);
+        this.#dropped = 0;
+      }
+      // Spans of another resource or scope than the waiting ones (not animus's own setup):
+      // the waiting ones go first, as a request of their own.
+      if (this.size > 0 && (span.resource !== this.#resource || span.instrumentationScope !== this.#scope))
+        this.#flushAll().catch(globalErrorHandler);
+      const entry = this.#encoder.encodeSpan(span);
+      this.#append(entry);
+      this.#resource = span.resource;
+      this.#scope = span.instrumentationScope;
+      this.#ends.push(this.#length);
+      this.#maybeStart();
+    } catch (error) {
+      diag.error('direct span queue: could not encode a span', error);
+    }
+  }
+
+  /** Sends every waiting span; resolves once the exports have been handed over. */
+  forceFlush(): Promise<void> {
+    return this.#flushAll();
+  }
+
+  /** Sends what waits and takes no more spans. */
+  shutdown(): Promise<void> {
+    this.#shutdown = true;
+    return this.#flushAll();
+  }
+
+  #append(entry: Uint8Array): void {
+    if (this.#length + entry.length > this.#bytes.length) {
+      // Sent entries are dropped from the front first; the buffer grows only if still short.
+      const head = this.#head;
+      const waiting = this.#length - head;
+      const target =
+        waiting + entry.length > this.#bytes.length
+          ? Buffer.allocUnsafe(Math.max(waiting + entry.length, this.#bytes.length * 2))
+          : this.#bytes;
+      this.#bytes.copy(target, 0, head, this.#length);
+      this.#bytes = target;
+      this.#head = 0;
+      this.#length = waiting;
+      const ends = this.#ends.slice(this.#first);
+      for (let i = 0; i < ends.length; i++) ends[i]! -= head;
+      this.#ends = ends;
+      this.#first = 0;
+    }
+    this.#bytes.set(entry, this.#length);
+    this.#length += entry.length;
+  }
+
+  #flushAll(): Promise<void> {
+    const batches = Math.ceil(this.size / this.#o.maxExportBatchSize);
+    const sends: Array<Promise<void>> = [];
+    for (let i = 0; i < batches; i++) sends.push(this.#flushOne());
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  /** Sends the first batch of waiting spans. */
+  #flushOne(): Promise<void> {
+    this.#clearTimer();
+    const count = Math.min(this.size, this.#o.maxExportBatchSize);
+    if (count === 0) return Promise.resolve();
+    const start = this.#head;
+    const end = this.#ends[this.#first + count - 1]!;
+    const resource = this.#resource;
+    const scope = this.#scope!;
+    // A resource still waiting for asynchronous attributes is written once they are in, as the
+    // SDK waits for them (its own detectors are synchronous: normally written at once).
+    const pending = resource as PendingResource;
+    const waiting =
+      pending.asyncAttributesPending === true && typeof pending.waitForAsyncAttributes === 'function';
+    let request: Uint8Array<ArrayBuffer> | undefined;
+    let entries: Buffer | undefined;
+    try {
+      if (waiting) entries = Buffer.from(this.#bytes.subarray(start, end));
+      else request = this.#encoder.wrap(resource, scope, this.#bytes.subarray(start, end));
+    } finally {
+      this.#first += count;
+      this.#head = end;
+      if (this.#first === this.#ends.length) {
+        // Nothing waits: the buffer starts over.
+        this.#ends = [];
+        this.#first = 0;
+        this.#head = 0;
+        this.#length = 0;
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('Timeout')), this.#o.exportTimeoutMillis);
+      timer.unref();
+      const send = (bytes: Uint8Array<ArrayBuffer>) =>
+        this.#send(bytes, count, (error) => {
+          clearTimeout(timer);
+          if (error === undefined) resolve();
+          else reject(error);
+        });
+      if (request !== undefined) send(request);
+      else
+        pending.waitForAsyncAttributes!().then(
+          () => send(this.#encoder.wrap(resource, scope, entries!)),
+          reject,
+        );
+    });
+  }
+
+  #maybeStart(): void {
+    if (this.#exporting) return;
+    if (this.size >= this.#o.maxExportBatchSize) {
+      this.#export();
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => this.#export(), this.#o.scheduledDelayMillis);
+    this.#timer.unref();
+  }
+
+  /** One batch out; then, while spans wait, the next (full ones at once, else on the timer). */
+  #export(): void {
+    this.#exporting = true;
+    this.#flushOne()
+      .catch(globalErrorHandler)
+      .finally(() => {
+        this.#exporting = false;
+        if (this.size > 0) {
+          this.#clearTimer();
+          this.#maybeStart();
+        }
+      });
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
