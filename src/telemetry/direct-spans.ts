@@ -427,9 +427,20 @@ export class DirectSpan implements Span {
     fields.parent = this.parentSpanContext;
     fields.name = this.#name;
     fields.kind = this.kind;
-    const { startTime, endTime } = this.#times();
-    fields.startTime = startTime;
-    fields.endTime = endTime;
+    // Epoch ms as they are (the encoder reads them as millisToHrTime does); an end before the
+    // start is the start, as in `#times`.
+    const end = this.#end;
+    if (end === undefined) {
+      fields.startTime = this.#start;
+      fields.endTime = [0, 0];
+    } else if (typeof end === 'number') {
+      fields.startTime = this.#start;
+      fields.endTime = end < this.#start ? this.#start : end;
+    } else {
+      const { startTime, endTime } = this.#times();
+      fields.startTime = startTime;
+      fields.endTime = endTime;
+    }
     fields.base = overridden ? EMPTY : this.#base;
     fields.own = overridden ? { ...this.#base, ...this.#own } : this.#own;
     fields.droppedAttributes = this.#droppedAttributes;
