@@ -15,7 +15,7 @@ import {
   createWorkTracing,
   registerQueueGauges,
   setContentCapture,
-  traceWorkAttempt,
+  traceWorkAttempts,
 } from './telemetry/index.js';
 import type { BackoffOptions } from './work/backoff.js';
 import type { Queryable } from './work/types.js';
@@ -206,7 +206,7 @@ export class Animus {
       {
         listen: db.supportsNotify,
         concurrency: this.config.work.concurrency,
-        ...(this.#options.disableTelemetry === true ? {} : { process: traceWorkAttempt }),
+        ...(this.#options.disableTelemetry === true ? {} : { attempt: traceWorkAttempts }),
         ...options,
       },
     );

@@ -35,7 +35,10 @@ export type { BackoffOptions } from './work/backoff.js';
 
 export { Worker } from './worker/worker.js';
 export type {
+  AttemptHook,
+  AttemptScope,
   HandlerContext,
+  ProcessHook,
   WorkerLogger,
   WorkerOptions,
   WorkerStats,

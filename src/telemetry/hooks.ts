@@ -6,7 +6,7 @@ import { withMemorySpan } from './memory-spans.js';
 import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
 import { recordWorkLifecycle, startWorkConsumerSpan, startWorkSpan } from './work-spans.js';
-import type { WorkProducerSpan } from './work-spans.js';
+import type { WorkConsumerSpan, WorkProducerSpan } from './work-spans.js';
 import { safely } from './instruments.js';
 
 /** The fields of a submitted item that telemetry reads. */
@@ -102,41 +102,80 @@ function isPermanent(error: unknown): boolean {
   );
 }
 
+/** One attempt's CONSUMER span as the worker drives it (the worker's `AttemptScope`). */
+class TracedAttempt {
+  readonly #span: WorkConsumerSpan;
+  readonly #item: ClaimedItemLike;
+
+  constructor(item: ClaimedItemLike) {
+    this.#item = item;
+    this.#span = startWorkConsumerSpan({
+      queue: item.queue,
+      workType: item.workType,
+      workId: item.id,
+      attempt: item.attempts,
+      messageId: item.msgId,
+      headers: item.headers,
+    });
+    this.#span.addEvent('queued', 'running');
+  }
+
+  /** Calls `handler(...args)` with the attempt's span active. */
+  run<A extends unknown[], R>(handler: (...args: A) => R, ...args: A): R {
+    return otelContext.with(this.#span.context, handler, undefined, ...args);
+  }
+
+  completed(): void {
+    this.#span.addEvent('running', 'completed');
+    this.#span.end('completed');
+  }
+
+  failed(error: unknown): void {
+    const item = this.#item;
+    const dead = isPermanent(error) || item.attempts >= item.maxAttempts;
+    this.#span.addEvent('running', dead ? 'dead' : 'queued');
+    this.#span.end(dead ? 'dead' : 'retry', error);
+  }
+}
+
 /**
- * The worker's `process` hook: runs one attempt inside a CONSUMER span `process {queue}` that
- * continues the submit's trace from the message headers. Span events record `queued → running`
- * and where the handler's result sends the item (`completed`; on a throw `queued` for a retry
- * while attempts remain, else `dead`); `animus.work.duration` gets the attempt's time with
- * outcome `completed`, `retry` or `dead`. The handler's result or error passes through.
+ * The worker's `attempt` hook: each attempt is a CONSUMER span `process {queue}` that
+ * continues the submit's trace from the message headers, and the handler runs with it active.
+ * Span events record `queued → running` and where the handler's result sends the item
+ * (`completed`; on a throw `queued` for a retry while attempts remain, else `dead`);
+ * `animus.work.duration` gets the attempt's time with outcome `completed`, `retry` or `dead`.
+ */
+export function traceWorkAttempts(item: ClaimedItemLike): {
+  run<A extends unknown[], R>(handler: (...args: A) => R, ...args: A): R;
+  completed(): void;
+  failed(error: unknown): void;
+} {
+  return new TracedAttempt(item);
+}
+
+/**
+ * The same as a worker `process` hook (a function around the attempt): runs `run` inside the
+ * attempt's span (see {@link traceWorkAttempts}); its result or error passes through.
  */
 export function traceWorkAttempt<T>(item: ClaimedItemLike, run: () => Promise<T>): Promise<T> {
-  const attempt = startWorkConsumerSpan({
-    queue: item.queue,
-    workType: item.workType,
-    workId: item.id,
-    attempt: item.attempts,
-    messageId: item.msgId,
-    headers: item.headers,
-  });
-  attempt.addEvent('queued', 'running');
-  const failed = (error: unknown): never => {
-    const dead = isPermanent(error) || item.attempts >= item.maxAttempts;
-    attempt.addEvent('running', dead ? 'dead' : 'queued');
-    attempt.end(dead ? 'dead' : 'retry', error);
-    throw error;
-  };
+  const attempt = new TracedAttempt(item);
   let running: Promise<T>;
   try {
-    running = otelContext.with(attempt.context, run);
+    running = attempt.run(run);
   } catch (error) {
-    return Promise.reject(error as Error).catch(failed);
+    attempt.failed(error);
+    return Promise.reject(error as Error);
   }
-  // Settled with `then` rather than in an async function: one promise fewer per attempt.
-  return Promise.resolve(running).then((result) => {
-    attempt.addEvent('running', 'completed');
-    attempt.end('completed');
-    return result;
-  }, failed);
+  return Promise.resolve(running).then(
+    (result) => {
+      attempt.completed();
+      return result;
+    },
+    (error: unknown) => {
+      attempt.failed(error);
+      throw error;
+    },
+  );
 }
 
 /** Structural twin of the memory module's `MemoryTelemetry`. */

@@ -35,6 +35,23 @@ export type WorkHandler = (item: ClaimedItem, ctx: HandlerContext) => Promise<Js
 /** Wraps one processing attempt (telemetry's CONSUMER span). */
 export type ProcessHook = <T>(item: ClaimedItem, run: () => Promise<T>) => Promise<T>;
 
+/** One processing attempt as an {@link AttemptHook} observes it. */
+export interface AttemptScope {
+  /** Calls `handler(item, ctx)` (inside the attempt's context) and returns what it returns. */
+  run(handler: WorkHandler, item: ClaimedItem, ctx: HandlerContext): ReturnType<WorkHandler>;
+  /** The handler returned (or its promise resolved). */
+  completed(): void;
+  /** The handler threw (or its promise rejected) `error`. */
+  failed(error: unknown): void;
+}
+
+/**
+ * Observes each processing attempt (telemetry's CONSUMER span) without a function of its own
+ * around the handler: the worker calls `run`, then `completed` or `failed`. Cheaper per
+ * attempt than a {@link ProcessHook}, which takes precedence when both are given.
+ */
+export type AttemptHook = (item: ClaimedItem) => AttemptScope;
+
 /** Options for a worker. */
 export interface WorkerOptions {
   /** Queue to consume. Default `work`. */
@@ -58,8 +75,10 @@ export interface WorkerOptions {
   /** How long `stop()` waits for in-flight handlers before aborting them, in ms. Default 30000. */
   stopTimeoutMs?: number;
   logger?: WorkerLogger;
-  /** Wraps each attempt (telemetry). */
+  /** Wraps each attempt (telemetry, or your own). */
   process?: ProcessHook;
+  /** Observes each attempt (animus's telemetry by default; see {@link AttemptHook}). */
+  attempt?: AttemptHook;
 }
 
 /** Counters a worker keeps (for tests, benchmarks and /metrics). */
@@ -84,12 +103,15 @@ export interface WorkerDeps {
 export class Worker {
   readonly queue: string;
   readonly #deps: WorkerDeps;
-  readonly #o: Required<Omit<WorkerOptions, 'queue' | 'logger' | 'process' | 'heartbeatMs' | 'batchSize'>> & {
+  readonly #o: Required<
+    Omit<WorkerOptions, 'queue' | 'logger' | 'process' | 'attempt' | 'heartbeatMs' | 'batchSize'>
+  > & {
     heartbeatMs: number;
     batchSize: number;
   };
   readonly #log: WorkerLogger;
-  readonly #process: ProcessHook;
+  readonly #process: ProcessHook | undefined;
+  readonly #attempt: AttemptHook | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -120,7 +142,8 @@ export class Worker {
       stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
     };
     this.#log = options.logger ?? silentLogger;
-    this.#process = options.process ?? ((_item, run) => run());
+    this.#process = options.process;
+    this.#attempt = options.process === undefined ? options.attempt : undefined;
   }
 
   /** Whether the worker is taking work. */
@@ -240,19 +263,25 @@ export class Worker {
       heartbeat().catch(() => {});
     }, this.#o.heartbeatMs);
     timer.unref();
+    const ctx: HandlerContext = { signal: controller.signal, heartbeat, logger: log };
+    const process = this.#process;
+    const attempt = this.#attempt?.(item);
+    let outcome: Json | void;
     try {
-      const outcome = await this.#process(item, async () => {
-        const result = await handler(item, { signal: controller.signal, heartbeat, logger: log });
-        return result;
-      });
-      clearInterval(timer);
-      if (controller.signal.aborted) return; // stopped or lost: leave it to come back
-      await this.#settleSuccess(item, (outcome ?? null) as Json);
+      if (attempt !== undefined) outcome = await attempt.run(handler, item, ctx);
+      else if (process !== undefined) outcome = await process(item, async () => await handler(item, ctx));
+      else outcome = await handler(item, ctx);
     } catch (err) {
+      attempt?.failed(err);
       clearInterval(timer);
       if (controller.signal.aborted) return;
       await this.#settleFailure(item, err, err instanceof PermanentFailure);
+      return;
     }
+    attempt?.completed();
+    clearInterval(timer);
+    if (controller.signal.aborted) return; // stopped or lost: leave it to come back
+    await this.#settleSuccess(item, (outcome ?? null) as Json);
   }
 
   async #settleSuccess(item: ClaimedItem, outcome: Json): Promise<void> {

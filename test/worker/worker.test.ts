@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PermanentFailure } from '../../src/errors/index.js';
 import type { ClaimedItem } from '../../src/work/types.js';
 import type { WorkItems } from '../../src/work/work-items.js';
-import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
+import { type AttemptHook, Worker, type WorkerOptions } from '../../src/worker/worker.js';
 import { type TestDatabase, testKind } from '../support/database.js';
 import { counts, item, useWorkDatabase } from '../work/factory.js';
 
@@ -172,5 +172,61 @@ describe(`worker runtime (${testKind})`, () => {
     await until(async () => (await stateCounts()).completed === 1);
     await w.stop();
     expect((await work.get(sub.id)).attempts).toBe(1);
+  });
+
+  it('an attempt hook sees each attempt: the handler runs through it, then completed or failed', async () => {
+    const events: string[] = [];
+    const n = (it: { params?: unknown }) => String((it.params as { n: number }).n);
+    const attempt: AttemptHook = (claimed) => ({
+      run(handler, it, ctx) {
+        events.push(`run ${n(it)}`);
+        expect(it).toBe(claimed);
+        return handler(it, ctx);
+      },
+      completed: () => events.push(`completed ${n(claimed)}`),
+      failed: (error) => events.push(`failed ${n(claimed)}: ${(error as Error).message}`),
+    });
+    const ok = item();
+    const bad = item({ maxAttempts: 1 });
+    await work.submit(ok);
+    await work.submit(bad);
+    const okN = n(ok);
+    const badN = n(bad);
+    const w = worker({
+      concurrency: 1,
+      attempt,
+      handlers: {
+        'test.echo': (it) => {
+          if (n(it) === badN) throw new Error('no');
+          return 'fine';
+        },
+      },
+    });
+    await w.start();
+    await until(async () => {
+      const c = await stateCounts();
+      return c.completed === 1 && c.dead === 1;
+    });
+    await w.stop();
+    expect(events).toEqual([`run ${okN}`, `completed ${okN}`, `run ${badN}`, `failed ${badN}: no`]);
+
+    // A process hook takes precedence: the attempt hook is not called.
+    events.length = 0;
+    let wrapped = 0;
+    await work.submit(item());
+    const w2 = worker({
+      concurrency: 1,
+      attempt,
+      process: (_it, run) => {
+        wrapped++;
+        return run();
+      },
+      handlers: { 'test.echo': () => 'ok' },
+    });
+    await w2.start();
+    await until(async () => (await stateCounts()).completed === 2);
+    await w2.stop();
+    expect(wrapped).toBe(1);
+    expect(events).toEqual([]);
   });
 });
