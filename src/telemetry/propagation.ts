@@ -68,15 +68,18 @@ export function readTraceParent(headers: unknown): SpanContext | undefined {
     const carrier = headers as Record<string, unknown>;
     const parent = carrier.traceparent;
     if (typeof parent !== 'string') return undefined;
-    const parsed = parseVersion00(parent) ?? parseTraceParent(parent);
-    if (parsed === null) return undefined;
+    let context: SpanContext | undefined = parseVersion00(parent);
+    if (context === undefined) {
+      const parsed = parseTraceParent(parent);
+      if (parsed === null) return undefined;
+      context = {
+        traceId: parsed.traceId,
+        spanId: parsed.spanId,
+        traceFlags: parsed.traceFlags,
+        isRemote: true,
+      };
+    }
     const state = carrier.tracestate;
-    const context: SpanContext = {
-      traceId: parsed.traceId,
-      spanId: parsed.spanId,
-      traceFlags: parsed.traceFlags,
-      isRemote: true,
-    };
     if (typeof state === 'string' && state !== '') context.traceState = new TraceState(state);
     return context;
   } catch {
@@ -100,15 +103,20 @@ function nonZeroHex(s: string, from: number, to: number): boolean {
 
 /**
  * The common `traceparent` (version 00, exactly 55 characters, no surrounding space) read
- * without the general pattern; `undefined` for anything else, which then goes to the W3C
- * propagator's own parser.
+ * without the general pattern, as a remote span context; `undefined` for anything else, which
+ * then goes to the W3C propagator's own parser.
  */
-function parseVersion00(s: string): { traceId: string; spanId: string; traceFlags: number } | undefined {
+function parseVersion00(s: string): SpanContext | undefined {
   if (s.length !== 55 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 48) return undefined;
   if (s.charCodeAt(2) !== 45 || s.charCodeAt(35) !== 45 || s.charCodeAt(52) !== 45) return undefined;
   if (!nonZeroHex(s, 3, 35) || !nonZeroHex(s, 36, 52)) return undefined;
   if (!isLowerHex(s.charCodeAt(53)) || !isLowerHex(s.charCodeAt(54))) return undefined;
-  return { traceId: s.slice(3, 35), spanId: s.slice(36, 52), traceFlags: parseInt(s.slice(53, 55), 16) };
+  return {
+    traceId: s.slice(3, 35),
+    spanId: s.slice(36, 52),
+    traceFlags: parseInt(s.slice(53, 55), 16),
+    isRemote: true,
+  };
 }
 
 /**
