@@ -200,10 +200,26 @@ export class Worker {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      const free = this.#o.concurrency - this.#inFlight.size;
+      let free = this.#o.concurrency - this.#inFlight.size;
       if (free <= 0) {
         await this.#sleep(this.#o.pollIntervalMs);
         continue;
+      }
+      const flushing = this.#flushing;
+      if (flushing !== undefined && free < this.#o.batchSize) {
+        // Completions are being settled: the slots they hold free together when that ends.
+        // Claiming a few items at a time meanwhile only adds round trips (and, with a slow
+        // settle, turned into reads of one item each).
+        await flushing;
+        continue;
+      }
+      if (free < this.#o.batchSize && this.#inFlight.size > 0) {
+        // Woken by the first of several handlers finishing together (short handlers finish in
+        // one burst): let the burst end before claiming, so one read fills the freed slots
+        // instead of many reads of a few items each.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!this.#running) break;
+        free = this.#o.concurrency - this.#inFlight.size;
       }
       let items: ClaimedItem[] = [];
       try {
@@ -296,12 +312,25 @@ export class Worker {
       return;
     }
     this.#pendingComplete.push({ item, outcome });
-    if (this.#pendingComplete.length >= this.#o.completeBatchSize) await this.#flushCompletions();
+    const pending = this.#pendingComplete.length;
+    if (pending < this.#o.completeBatchSize) return;
+    // A full batch: settled now, or, while a flush is in progress, right after it (see the flush's
+    // end) — the item waits only when two batches are pending, so slots free as handlers finish
+    // instead of all at once after each flush.
+    if (this.#flushing === undefined || pending >= 2 * this.#o.completeBatchSize)
+      await this.#flushCompletions(false);
   }
 
-  async #flushCompletions(): Promise<void> {
+  /**
+   * Settles the pending completions in one round trip, after any flush in progress. With
+   * `force` false (a full batch's trigger), only if a full batch is still pending then: an
+   * earlier flush may have taken it, and the rest waits for the next full batch, an idle read
+   * or the stop (a flush per waiting caller would shrink the batches to a few items each).
+   */
+  async #flushCompletions(force = true): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
-    if (this.#pendingComplete.length === 0) return;
+    const pending = this.#pendingComplete.length;
+    if (pending === 0 || (!force && pending < this.#o.completeBatchSize)) return;
     const batch = this.#pendingComplete;
     this.#pendingComplete = [];
     this.#flushing = (async () => {
@@ -317,6 +346,8 @@ export class Worker {
       } finally {
         this.#flushing = undefined;
       }
+      // A full batch gathered meanwhile goes out now (its items did not wait for it).
+      if (this.#pendingComplete.length >= this.#o.completeBatchSize) void this.#flushCompletions(false);
     })();
     await this.#flushing;
   }

@@ -229,4 +229,50 @@ describe(`worker runtime (${testKind})`, () => {
     expect(wrapped).toBe(1);
     expect(events).toEqual([]);
   });
+
+  it('a slow completion flush does not shrink claims: reads stay full batches while it lasts', async () => {
+    // The first batch completion is held for a while (as a slow first archive on a fresh queue
+    // was); meanwhile the worker must not claim a few items at a time into the slots that the
+    // held completions keep.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let first = true;
+    const sizes: number[] = [];
+    const slow = Object.create(work) as WorkItems;
+    slow.read = async (...args: Parameters<WorkItems['read']>) => {
+      const items = await work.read(...args);
+      sizes.push(items.length);
+      return items;
+    };
+    slow.completeMany = async (...args: Parameters<WorkItems['completeMany']>) => {
+      if (first) {
+        first = false;
+        setTimeout(release, 300);
+        await held;
+      }
+      return work.completeMany(...args);
+    };
+    const total = 120;
+    await work.submitBatch(Array.from({ length: total }, () => item()));
+    const w = new Worker(
+      { work: slow, pool: db.pool },
+      {
+        pollIntervalMs: 20,
+        concurrency: 20,
+        batchSize: 10,
+        completeBatchSize: 10,
+        handlers: { 'test.echo': () => 'ok' },
+      },
+    );
+    started.push(w);
+    await w.start();
+    await until(async () => (await stateCounts()).completed === total);
+    await w.stop();
+    const claims = sizes.filter((n) => n > 0);
+    expect(claims.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(
+      claims.every((n) => n === 10),
+      `claim sizes ${claims.join(',')}`,
+    ).toBe(true);
+  });
 });
