@@ -233,6 +233,7 @@ function writeTracingOnly(tracing: TracingResult | undefined, tracingError: stri
       mainCpuUsPerItem: `${String(r.offMainCpuUsPerItem)} -> ${String(r.onMainCpuUsPerItem)}`,
       processingMainCpuUsPerItem: `${mean(r.off.map((x) => x.processingMainCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMainCpuUsPerItem ?? NaN))}`,
       processingProcessCpuUsPerItem: `${mean(r.off.map((x) => x.processingProcessCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingProcessCpuUsPerItem ?? NaN))}`,
+      processingReceiverCpuUsPerItem: `${mean(r.off.map((x) => x.processingReceiverCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingReceiverCpuUsPerItem ?? NaN))}`,
       processingMachineCpuUsPerItem: `${mean(r.off.map((x) => x.processingMachineCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMachineCpuUsPerItem ?? NaN))}`,
     }));
     process.stdout.write(`${JSON.stringify({ tracingError, rows }, null, 2)}\n`);

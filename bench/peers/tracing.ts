@@ -29,6 +29,8 @@ export interface ReceiverStats {
 export async function startReceiver(): Promise<{
   url: string;
   stats(): Promise<ReceiverStats>;
+  /** The receiver process's CPU time so far in µs (Linux), or undefined. */
+  cpuUs(): number | undefined;
   close(): Promise<void>;
 }> {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'otlp-receiver.mjs');
@@ -43,6 +45,7 @@ export async function startReceiver(): Promise<{
   const { url } = JSON.parse(await next()) as { url: string };
   return {
     url,
+    cpuUs: () => (child.pid === undefined ? undefined : taskCpuUs(`/proc/${String(child.pid)}/stat`)),
     async stats() {
       const line = next();
       child.stdin.write('stats\n');
@@ -85,6 +88,8 @@ export type TracingRun = RowResult & {
   processingProcessCpuUsPerItem?: number;
   /** The same for the whole machine (Postgres, the receiver, everything else too). */
   processingMachineCpuUsPerItem?: number;
+  /** The same for the OTLP receiver's process (the stand-in for a collector). */
+  processingReceiverCpuUsPerItem?: number;
 };
 
 /** Busy CPU time of the whole machine in µs from /proc/stat (all cores), or undefined. */
@@ -110,16 +115,19 @@ const processCpuUs = () => {
   return u.user + u.system;
 };
 
-/** CPU time of the main thread in µs from /proc (clock ticks of 10 ms), or undefined. */
-function mainThreadCpuUs(): number | undefined {
+/** User + system CPU time in µs of the process or thread whose /proc stat file is `path`. */
+function taskCpuUs(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10_000;
   } catch {
     return undefined;
   }
 }
+
+/** CPU time of the main thread in µs from /proc (clock ticks of 10 ms), or undefined. */
+const mainThreadCpuUs = (): number | undefined => taskCpuUs(`/proc/self/task/${String(process.pid)}/stat`);
 
 /** Per row: the off and on runs and the loss of throughput with tracing on. */
 export interface TracingResult {
@@ -151,6 +159,9 @@ export interface TracingResult {
       /** Main thread only (without the span export thread). */
       offMainCpuUsPerItem?: number;
       onMainCpuUsPerItem?: number;
+      /** Main thread from the end of a processing row's prefill (its processing alone). */
+      offProcessingMainCpuUsPerItem?: number;
+      onProcessingMainCpuUsPerItem?: number;
     }
   >;
 }
@@ -231,12 +242,14 @@ export async function runTracingRows(
     let phaseMain0: number | undefined;
     let phaseProcess0 = 0;
     let phaseMachine0: number | undefined;
+    let phaseReceiver0: number | undefined;
     const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, async () => {
       await telemetry.forceFlush();
       await vacuum();
       phaseMain0 = mainThreadCpuUs();
       phaseProcess0 = processCpuUs();
       phaseMachine0 = machineBusyUs();
+      phaseReceiver0 = receiver.cpuUs();
     });
     if (row === 'submit') await vacuum();
     const main0 = mainThreadCpuUs();
@@ -246,6 +259,7 @@ export async function runTracingRows(
     const main1 = mainThreadCpuUs();
     const process1 = processCpuUs();
     const machine1 = machineBusyUs();
+    const receiver1 = receiver.cpuUs();
     const { items, spans } = itemsOf(row, c);
     if (side === 'on') spansExpected += spans;
     const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -265,6 +279,9 @@ export async function runTracingRows(
       ...(phaseMachine0 === undefined || machine1 === undefined
         ? {}
         : { processingMachineCpuUsPerItem: round1((machine1 - phaseMachine0) / items) }),
+      ...(phaseReceiver0 === undefined || receiver1 === undefined
+        ? {}
+        : { processingReceiverCpuUsPerItem: round1((receiver1 - phaseReceiver0) / items) }),
     };
   };
   try {
@@ -317,6 +334,13 @@ export async function runTracingRows(
           : {
               offMainCpuUsPerItem: round1(mean(r.off.map((x) => x.mainCpuUsPerItem!))),
               onMainCpuUsPerItem: round1(mean(r.on.map((x) => x.mainCpuUsPerItem!))),
+            }),
+        ...(r.on.some((x) => x.processingMainCpuUsPerItem === undefined) ||
+        r.off.some((x) => x.processingMainCpuUsPerItem === undefined)
+          ? {}
+          : {
+              offProcessingMainCpuUsPerItem: round1(mean(r.off.map((x) => x.processingMainCpuUsPerItem!))),
+              onProcessingMainCpuUsPerItem: round1(mean(r.on.map((x) => x.processingMainCpuUsPerItem!))),
             }),
       };
     }
