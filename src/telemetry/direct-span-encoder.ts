@@ -469,11 +469,6 @@ export class DirectSpanEncoder {
     this.#varint(n);
     this.#ensure(n);
     const buf = this.#buf;
-    // Hex digits only (every id animus makes or reads): Node's decoder gives the same bytes.
-    if (buf.write(hex, this.#pos, n, 'hex') === n) {
-      this.#pos += n;
-      return;
-    }
     let p = this.#pos;
     for (let i = 0; i < n; i++)
       buf[p++] = ((digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1))) & 0xff;

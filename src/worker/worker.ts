@@ -280,12 +280,12 @@ export class Worker {
     }, this.#o.heartbeatMs);
     timer.unref();
     const ctx: HandlerContext = { signal: controller.signal, heartbeat, logger: log };
-    const process = this.#process;
+    const wrap = this.#process;
     const attempt = this.#attempt?.(item);
     let outcome: Json | void;
     try {
       if (attempt !== undefined) outcome = await attempt.run(handler, item, ctx);
-      else if (process !== undefined) outcome = await process(item, async () => await handler(item, ctx));
+      else if (wrap !== undefined) outcome = await wrap(item, async () => await handler(item, ctx));
       else outcome = await handler(item, ctx);
     } catch (err) {
       attempt?.failed(err);
