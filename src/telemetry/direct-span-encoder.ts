@@ -397,6 +397,10 @@ export class DirectSpanEncoder {
   #varint(value: number): void {
     this.#ensure(10);
     const buf = this.#buf;
+    if (value >= 0 && value < 0x80) {
+      buf[this.#pos++] = value;
+      return;
+    }
     if (value >= 0 && value < TWO_32) {
       let v = value >>> 0;
       while (v > 0x7f) {
@@ -455,9 +459,11 @@ export class DirectSpanEncoder {
     const lo = lowSum % TWO_32;
     const hi = Math.floor(b / 0x10000) + Math.floor(a / TWO_32) + Math.floor(lowSum / TWO_32);
     this.#ensure(8);
-    this.#buf.writeUInt32LE(lo >>> 0, this.#pos);
-    this.#buf.writeUInt32LE(hi >>> 0, this.#pos + 4);
-    this.#pos += 8;
+    const buf = this.#buf;
+    let p = this.#pos;
+    for (let v = lo >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
+    for (let v = hi >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
+    this.#pos = p;
   }
 
   /**
@@ -511,9 +517,18 @@ export class DirectSpanEncoder {
   }
 
   #bytes(bytes: Uint8Array): void {
-    this.#ensure(bytes.length);
+    const n = bytes.length;
+    this.#ensure(n);
+    // Short runs (names, keys, small attribute sets) copy faster in a loop than through set().
+    if (n <= 64) {
+      const buf = this.#buf;
+      let p = this.#pos;
+      for (let i = 0; i < n; i++) buf[p++] = bytes[i]!;
+      this.#pos = p;
+      return;
+    }
     this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    this.#pos += n;
   }
 
   /** Starts a length-delimited message: one byte kept for its length. */
