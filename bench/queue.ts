@@ -155,17 +155,20 @@ const WHY: Partial<Record<RowName, string>> = {
 
 const TRACING_WHY =
   'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span plus a ' +
-  'duration point. By default (ANIMUS_OTEL_DIRECT_RECORDING) these work spans are recorded straight ' +
-  "into the SDK's span processors and encoded to OTLP/protobuf on the main thread, and the duration is " +
-  'counted in process: in runs of 2026-11-29 (09:31-09:35) that took the batched loss from 37.9% ' +
-  '(through the SDK tracer) to 25.6%, one-at-a-time from 15% to 1.4% and submit from 15.3% to 7.8%. ' +
-  "What is left in the batched row, where animus's own main-thread work per item is ~25-30 µs: per " +
-  'attempt about 4 µs of encoding, 3-4 µs creating the span and its contexts, 2-3 µs of async-context ' +
-  'propagation and promise hooks for the handler, and 5-6 µs of garbage collection of those objects ' +
-  '(main-thread CPU per item 27.8 -> 50.3 µs, prefill included). With OTEL_TRACES_SAMPLER=' +
-  'parentbased_traceidratio at 0.1 the batched loss was 14.6% (submit 9%, one-at-a-time 4.6%). The ' +
-  'machine moved between runs: the off side of the batched row ran at 15,000-22,000 items/s that ' +
-  'morning, 40,000 earlier; the median of the pairs is the steadier figure.';
+  'duration point. By default (ANIMUS_OTEL_DIRECT_RECORDING) these work spans are recorded without the ' +
+  "SDK's tracer, encoded to OTLP/protobuf on the main thread as they end (a queue with the batch " +
+  "processor's settings keeps the bytes, not the spans), and the duration is counted in process; the " +
+  "worker drives the span through an attempt hook, with no function or promise of telemetry's around the " +
+  'handler. Three runs of d6aaaca (2026-11-29 11:44-11:49) lost 11.9%, 18.6% and 19.9% in the batched ' +
+  'row (medians of pairs 12.3%, 17.6%, 18.5%), 5.5-15.8% one-at-a-time and 9.7-10.9% in submit; the ' +
+  "SDK's tracer path lost 42.9% batched in a run of f270780, and head sampling at 10% 15%. What is left " +
+  'in the batched row is 9-15 µs of main-thread time per attempt (processing alone, 24-28 -> 37-43 µs) ' +
+  "plus 3-5 µs on the process's other threads, on two cores that Postgres saturates: encoding (2.35 µs " +
+  'a consumer span in a micro-benchmark), creating the span, its context and the async-context switch ' +
+  'for the handler, reading the trace headers, and garbage collection of about 3 KB more per item ' +
+  '(heap sampling: 7.9 KB off, 11.0 KB on, of which 0.65 KB the promise hooks of the async context ' +
+  'manager). The machine moved between runs (the off side of the batched row ran at 13,900-21,500 ' +
+  'items/s within an hour); compare within one run.';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
