@@ -105,7 +105,11 @@ export class DirectSpanEncoder {
       }
       this.#closeResource(resource, resourceSpans);
     }
-    // A copy in its own ArrayBuffer (transferable); the work buffer is kept for the next call.
+    return this.#copy();
+  }
+
+  /** The bytes written, copied into their own ArrayBuffer (transferable); the work buffer stays. */
+  #copy(): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(this.#pos);
     out.set(this.#buf.subarray(0, this.#pos));
     return out;
@@ -139,9 +143,7 @@ export class DirectSpanEncoder {
     this.#bytes(entries);
     this.#closeScope(scope, scopeSpans);
     this.#closeResource(resource, resourceSpans);
-    const out = new Uint8Array(this.#pos);
-    out.set(this.#buf.subarray(0, this.#pos));
-    return out;
+    return this.#copy();
   }
 
   /** Opens a `ResourceSpans` and writes its resource. */
