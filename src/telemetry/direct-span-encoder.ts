@@ -1,13 +1,14 @@
 // OTLP/protobuf encoding of direct work spans (direct-spans.ts) on the main thread, into one
-// reused buffer: an `ExportTraceServiceRequest` with the bytes the SDK's protobuf serializer
-// writes for the same spans (same fields, order and rules), so the export thread only sends it.
+// reused buffer: each span's entry as it ends (`encodeSpan`), then an `ExportTraceServiceRequest`
+// around a batch of them (`wrap`) with the bytes the SDK's protobuf serializer writes for the
+// same spans (same fields, order and rules), so the export thread only sends it.
 // It is cheaper than handing the spans to the thread and encoding them there because animus's
 // spans repeat most of their content: the constant attribute sets and event attributes are
 // frozen objects shared between spans, encoded once and copied afterwards, and names and keys
 // are kept encoded too. Field numbers are those of opentelemetry/proto's trace.proto.
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 
-/** What a direct span hands the encoder (see `DirectSpan.writeOtlp`). */
+/** What a direct span hands the encoder (see `DirectSpan.fillFields`). */
 export interface DirectSpanFields {
   context: SpanContext;
   parent: SpanContext | undefined;
@@ -80,34 +81,6 @@ export class DirectSpanEncoder {
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
 
-  /** The request for `spans` (grouped by resource, then scope, in order of first appearance). */
-  encode(spans: readonly EncodableSpan[]): Uint8Array<ArrayBuffer> {
-    this.#pos = 0;
-    const byResource = new Map<unknown, Map<object, EncodableSpan[]>>();
-    for (const span of spans) {
-      let byScope = byResource.get(span.resource);
-      if (byScope === undefined) byResource.set(span.resource, (byScope = new Map()));
-      let list = byScope.get(span.instrumentationScope);
-      if (list === undefined) byScope.set(span.instrumentationScope, (list = []));
-      list.push(span);
-    }
-    for (const [resource, byScope] of byResource) {
-      const resourceSpans = this.#openResource(resource);
-      for (const list of byScope.values()) {
-        const scope = list[0]!.instrumentationScope;
-        const scopeSpans = this.#openScope(scope);
-        const fields = this.#fields;
-        for (const span of list) {
-          span.fillFields(fields);
-          this.#span(fields);
-        }
-        this.#closeScope(scope, scopeSpans);
-      }
-      this.#closeResource(resource, resourceSpans);
-    }
-    return this.#copy();
-  }
-
   /** The bytes written, copied into their own ArrayBuffer (transferable); the work buffer stays. */
   #copy(): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(this.#pos);
@@ -116,8 +89,8 @@ export class DirectSpanEncoder {
   }
 
   /**
-   * One span's entry in `ScopeSpans.spans`, as {@link encode} writes it: a view of the work
-   * buffer, valid until the next call. For spans encoded as they end and sent later in a
+   * One span's entry in `ScopeSpans.spans`: a view of the work buffer, valid until the next
+   * call. For spans encoded as they end and sent later in a
    * request made by {@link wrap}.
    */
   encodeSpan(span: EncodableSpan): Uint8Array {
@@ -129,8 +102,7 @@ export class DirectSpanEncoder {
 
   /**
    * The request for spans of one resource and scope already encoded by {@link encodeSpan}:
-   * `entries` are their entries one after another. The same bytes as {@link encode} of those
-   * spans.
+   * `entries` are their entries one after another.
    */
   wrap(
     resource: unknown,

@@ -348,7 +348,6 @@ export async function initTelemetry(
       const exporter = new ThreadedSpanExporter({
         exporterModule: createRequire(import.meta.url).resolve(exporterModule),
         exporterConfig: { ...targets.traces },
-        encodeDirectSpans: protocols.traces === 'http/protobuf',
       });
       // Direct work spans (protobuf only) are encoded as they end, into a queue with the batch
       // processor's settings (direct-span-queue.ts).

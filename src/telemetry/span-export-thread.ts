@@ -10,7 +10,6 @@ import type { Attributes, Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { DirectSpanEncoder } from './direct-span-encoder.js';
 import type { DirectSpanQueue } from './direct-span-queue.js';
 import { DirectSpan } from './direct-spans.js';
 
@@ -23,11 +22,6 @@ export interface ThreadedSpanExporterOptions {
   exporterModule: string;
   /** Passed to `new OTLPTraceExporter(config)` on the thread (plain data only). */
   exporterConfig: Record<string, unknown>;
-  /**
-   * Encode animus's direct work spans to OTLP/protobuf here (see direct-span-encoder.ts) and
-   * send the bytes from the thread; only for the protobuf exporter. Default false.
-   */
-  encodeDirectSpans?: boolean;
 }
 
 /** What the thread answers: the result of request `id`. */
@@ -216,7 +210,6 @@ export class ThreadedSpanExporter implements SpanExporter {
   readonly #pending = new Map<number, (reply: Reply) => void>();
   readonly #resources = new Map<object, number>();
   readonly #scopes = new Map<object, number>();
-  readonly #encoder: DirectSpanEncoder | undefined;
   #nextId = 1;
   #dead: string | undefined;
   #shutdown: Promise<void> | undefined;
@@ -236,51 +229,25 @@ export class ThreadedSpanExporter implements SpanExporter {
       this.#dead = `export thread could not start: ${(error as Error).message}`;
     }
     this.#worker = worker;
-    this.#encoder = options.encodeDirectSpans === true ? new DirectSpanEncoder() : undefined;
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     try {
-      let direct: DirectSpan[] | undefined;
-      let others: ReadableSpan[] = spans;
-      if (this.#encoder !== undefined) {
-        direct = [];
-        others = [];
-        for (const span of spans) {
-          if (span instanceof DirectSpan) direct.push(span);
-          else others.push(span);
-        }
-      }
-      // One request for the encoded direct spans and one for the rest: the batch is done when
-      // both are (failed if either failed).
-      let waiting = (direct !== undefined && direct.length > 0 ? 1 : 0) + (others.length > 0 ? 1 : 0);
-      if (waiting === 0) {
+      if (spans.length === 0) {
         resultCallback({ code: ExportResultCode.SUCCESS });
         return;
       }
-      let failure: Error | undefined;
-      const onReply = (reply: Reply) => {
-        if (!reply.ok) failure ??= new Error(reply.error ?? 'span export failed');
-        if (--waiting > 0) return;
+      const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
+      const scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]> = [];
+      const flat: FlatSpan[] = new Array<FlatSpan>(spans.length);
+      for (let i = 0; i < spans.length; i++) flat[i] = this.#flatten(spans[i]!, resources, scopes);
+      this.#request({ type: 'export', spans: flat, resources, scopes }, (reply) =>
         resultCallback(
-          failure === undefined
+          reply.ok
             ? { code: ExportResultCode.SUCCESS }
-            : { code: ExportResultCode.FAILED, error: failure },
-        );
-      };
-      if (direct !== undefined && direct.length > 0) {
-        const bytes = this.#encoder!.encode(direct);
-        this.#request({ type: 'export-bytes', bytes: bytes.buffer, count: direct.length }, onReply, [
-          bytes.buffer,
-        ]);
-      }
-      if (others.length > 0) {
-        const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
-        const scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]> = [];
-        const flat: FlatSpan[] = new Array<FlatSpan>(others.length);
-        for (let i = 0; i < others.length; i++) flat[i] = this.#flatten(others[i]!, resources, scopes);
-        this.#request({ type: 'export', spans: flat, resources, scopes }, onReply);
-      }
+            : { code: ExportResultCode.FAILED, error: new Error(reply.error ?? 'span export failed') },
+        ),
+      );
     } catch (error) {
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
     }
