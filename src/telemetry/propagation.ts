@@ -121,10 +121,11 @@ function parseVersion00(s: string): SpanContext | undefined {
 
 /**
  * The W3C `traceparent` (and `tracestate`) for a span context, as the W3C propagator writes
- * them; empty for an invalid context. For callers that know no other propagator adds fields.
+ * them; empty for an invalid context (`valid`: the caller made the ids and knows they are
+ * valid). For callers that know no other propagator adds fields.
  */
-export function w3cTraceHeaders(spanContext: SpanContext): MessageHeaders {
-  if (!trace.isSpanContextValid(spanContext)) return {};
+export function w3cTraceHeaders(spanContext: SpanContext, valid = false): MessageHeaders {
+  if (!valid && !trace.isSpanContextValid(spanContext)) return {};
   const flags = `0${(spanContext.traceFlags || 0).toString(16)}`;
   const headers: MessageHeaders = {
     traceparent: `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`,

@@ -22,6 +22,7 @@ import {
   WorkAttr,
 } from './names.js';
 import { extractTraceContext, injectTraceHeaders, readTraceParent, w3cTraceHeaders } from './propagation.js';
+import { withSpan } from './span-context.js';
 import { recordWorkDuration } from './work-duration.js';
 import type { MessageHeaders } from './propagation.js';
 
@@ -153,16 +154,17 @@ function lifecycle(
 
 class ProducerSpan implements WorkProducerSpan {
   readonly span: Span;
-  readonly context: Context;
   readonly headers: MessageHeaders;
   readonly #workType: string;
+  readonly #parent: Context;
+  #context: Context | undefined;
   #ended = false;
 
   constructor(options: WorkSpanOptions) {
     this.#workType = options.workType;
     const parent = options.parent ?? otelContext.active();
+    this.#parent = parent;
     let span: Span;
-    let ctx: Context;
     let headers: MessageHeaders | undefined;
     try {
       const own: Attributes = {};
@@ -187,18 +189,21 @@ class ProducerSpan implements WorkProducerSpan {
               base.count,
               own,
             );
-      ctx = trace.setSpan(parent, span);
       // Under the SDK's default propagators and with no baggage to carry, the headers are the
-      // W3C pair alone, written here without a pass through the propagators.
+      // W3C pair alone, written here without a pass through the propagators (a recording
+      // direct span's ids are valid as made; anything else is checked).
       if (sink?.w3cPropagation === true && propagation.getBaggage(parent) === undefined)
-        headers = w3cTraceHeaders(span.spanContext());
+        headers = w3cTraceHeaders(span.spanContext(), span instanceof DirectSpan);
     } catch {
       span = span0();
-      ctx = parent;
     }
     this.span = span;
-    this.context = ctx;
-    this.headers = headers ?? injectTraceHeaders(ctx);
+    this.headers = headers ?? injectTraceHeaders(this.context);
+  }
+
+  /** Built when first read: a submit needs only the headers. */
+  get context(): Context {
+    return (this.#context ??= withSpan(this.#parent, this.span));
   }
 
   setWorkItem(ids: { workId?: string; messageId?: string | number | bigint }): void {
@@ -318,7 +323,7 @@ class ConsumerSpan implements WorkConsumerSpan {
         );
       }
       // The span replaces the producer's span context as the active span: `active` will do.
-      ctx = trace.setSpan(active, span);
+      ctx = withSpan(active, span);
     } catch {
       span = span0();
       ctx = active;

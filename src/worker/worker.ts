@@ -281,7 +281,7 @@ export class Worker {
     timer.unref();
     const ctx: HandlerContext = { signal: controller.signal, heartbeat, logger: log };
     const wrap = this.#process;
-    const attempt = this.#attempt?.(item);
+    let attempt = this.#attempt?.(item);
     let outcome: Json | void;
     try {
       if (attempt !== undefined) outcome = await attempt.run(handler, item, ctx);
@@ -289,12 +289,14 @@ export class Worker {
       else outcome = await handler(item, ctx);
     } catch (err) {
       attempt?.failed(err);
+      attempt = undefined;
       clearInterval(timer);
       if (controller.signal.aborted) return;
       await this.#settleFailure(item, err, err instanceof PermanentFailure);
       return;
     }
     attempt?.completed();
+    attempt = undefined;
     clearInterval(timer);
     if (controller.signal.aborted) return; // stopped or lost: leave it to come back
     await this.#settleSuccess(item, (outcome ?? null) as Json);
