@@ -54,6 +54,9 @@ function digit(code: number): number {
   return code - 55;
 }
 
+/** `digit` of every code unit below 256, looked up instead of compared. */
+const DIGITS = Int8Array.from({ length: 256 }, (_, code) => digit(code));
+
 /** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
 export class DirectSpanEncoder {
   #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
@@ -181,7 +184,7 @@ export class DirectSpanEncoder {
 
   #span(f: DirectSpanFields): void {
     this.#tag(2, WIRE_LEN);
-    const at = this.#open();
+    const at = this.#openWide();
     const ctx = f.context;
     this.#ids(ctx);
     if (f.parent?.spanId) {
@@ -229,7 +232,7 @@ export class DirectSpanEncoder {
     this.#close(status);
     this.#tag(16, WIRE_FIXED32);
     this.#fixed32(this.#flags(ctx.traceFlags, f.parent?.isRemote));
-    this.#close(at);
+    this.#closeWide(at);
   }
 
   #link(link: Link): void {
@@ -425,13 +428,18 @@ export class DirectSpanEncoder {
       seconds = Math.trunc(time / 1000);
       nanos = Math.round((time % 1000) * 1e6);
     } else [seconds, nanos] = time;
+    // Integer arithmetic in doubles below 2^53; divisions by powers of two are exact, so the
+    // remainders are taken as x − ⌊x / m⌋·m (no fmod).
     const high16 = Math.floor(seconds / 0x10000);
     const low16 = seconds - high16 * 0x10000;
     const a = low16 * 1e9 + nanos; // < 2^53
     const b = high16 * 1e9; // < 2^53; the total is b·2^16 + a
-    const lowSum = (b % 0x10000) * 0x10000 + (a % TWO_32);
-    const lo = lowSum % TWO_32;
-    const hi = Math.floor(b / 0x10000) + Math.floor(a / TWO_32) + Math.floor(lowSum / TWO_32);
+    const bHigh = Math.floor(b / 0x10000);
+    const aHigh = Math.floor(a / TWO_32);
+    const lowSum = (b - bHigh * 0x10000) * 0x10000 + (a - aHigh * TWO_32);
+    const sumHigh = Math.floor(lowSum / TWO_32);
+    const lo = lowSum - sumHigh * TWO_32;
+    const hi = bHigh + aHigh + sumHigh;
     this.#ensure(8);
     const buf = this.#buf;
     let p = this.#pos;
@@ -450,28 +458,33 @@ export class DirectSpanEncoder {
     this.#ensure(n);
     const buf = this.#buf;
     let p = this.#pos;
-    for (let i = 0; i < n; i++)
-      buf[p++] = ((digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1))) & 0xff;
+    for (let i = 0; i < 2 * n; i += 2) {
+      const hi = hex.charCodeAt(i);
+      const lo = hex.charCodeAt(i + 1);
+      buf[p++] = (((hi < 256 ? DIGITS[hi]! : hi - 55) << 4) | (lo < 256 ? DIGITS[lo]! : lo - 55)) & 0xff;
+    }
     this.#pos = p;
   }
 
   #string(s: string): void {
     const len = s.length;
-    let ascii = true;
-    for (let i = 0; i < len; i++)
-      if (s.charCodeAt(i) > 0x7f) {
-        ascii = false;
-        break;
-      }
-    if (ascii) {
-      this.#varint(len);
-      this.#ensure(len);
-      const buf = this.#buf;
-      let p = this.#pos;
-      for (let i = 0; i < len; i++) buf[p++] = s.charCodeAt(i);
+    // Written as ASCII in one pass; at the first other character, written again as UTF-8.
+    const start = this.#pos;
+    this.#varint(len);
+    this.#ensure(len);
+    const buf = this.#buf;
+    let p = this.#pos;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      buf[p++] = c;
+    }
+    if (i === len) {
       this.#pos = p;
       return;
     }
+    this.#pos = start;
     const bytes = Buffer.from(s, 'utf8');
     this.#varint(bytes.length);
     this.#bytes(bytes);
@@ -509,6 +522,31 @@ export class DirectSpanEncoder {
   #open(): number {
     this.#ensure(1);
     return this.#pos++;
+  }
+
+  /**
+   * Starts a message that is likely 128 bytes or longer (a span): two bytes kept for its length,
+   * so that the usual case moves nothing on close.
+   */
+  #openWide(): number {
+    this.#ensure(2);
+    const at = this.#pos;
+    this.#pos += 2;
+    return at;
+  }
+
+  /** Closes a message opened by `#openWide`: its length in as few bytes as the SDK writes it. */
+  #closeWide(at: number): void {
+    const length = this.#pos - at - 2;
+    if (length >= 0x80 && length < 0x4000) {
+      this.#buf[at] = (length & 0x7f) | 0x80;
+      this.#buf[at + 1] = length >>> 7;
+      return;
+    }
+    // One byte (short) or three and more (long): moved into place as `#close` would have it.
+    this.#buf.copyWithin(at + 1, at + 2, this.#pos);
+    this.#pos--;
+    this.#close(at);
   }
 
   /** Writes the length of the message opened at `at`, moving it if the length needs more bytes. */

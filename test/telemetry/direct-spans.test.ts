@@ -9,6 +9,7 @@ import type { Attributes, Context, Span, SpanContext } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   isTracingSuppressed,
+  millisToHrTime,
   suppressTracing,
   TraceState,
   W3CTraceContextPropagator,
@@ -384,6 +385,7 @@ describe('the direct span encoder', () => {
     const c = directOf(p, { ...remoteParent, traceState: undefined });
     // Many spans, so the request's lengths take several bytes.
     for (let i = 0; i < 300; i++) c.addEvent('tick', { i });
+    c.setAttribute('longer text', 'y'.repeat(20_000)); // a span whose length takes three bytes
     c.end();
     const spans = p.memory.getFinishedSpans() as unknown as DirectSpan[];
     expect(spans).toHaveLength(3);
@@ -393,6 +395,63 @@ describe('the direct span encoder', () => {
     expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
     // Again: the cached constant parts give the same bytes.
     expect(Buffer.from(encodeRequest(encoder, spans)).equals(Buffer.from(theirs))).toBe(true);
+  });
+});
+
+describe('direct span encoder: times', () => {
+  /** A span of nothing but ids and the two times, as `fillFields` hands them over. */
+  const timed = (start: number, end: number) => ({
+    resource: {},
+    instrumentationScope: { name: 's' },
+    fillFields(f: Parameters<DirectSpan['fillFields']>[0]) {
+      Object.assign(f, {
+        context: { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceFlags: 1 },
+        parent: undefined,
+        name: '',
+        kind: 0,
+        startTime: start,
+        endTime: end,
+        base: {},
+        own: {},
+        droppedAttributes: 0,
+        events: [],
+        droppedEvents: 0,
+        links: [],
+        droppedLinks: 0,
+        status: { code: 0 },
+      });
+    },
+  });
+  /** Unix nanoseconds as the SDK serializer computes them (BigInt of millisToHrTime's pair). */
+  const nanos = (ms: number) => {
+    const [s, n] = millisToHrTime(ms);
+    return BigInt(s) * 1_000_000_000n + BigInt(n);
+  };
+  /**
+   * The fixed64 of field 7 (start, tag 0x39) or 8 (end, 0x41): after the entry's tag and length,
+   * the trace id (18 bytes), span id (10), empty name (2) and kind (2).
+   */
+  const fixed64After = (bytes: Uint8Array, tag: number) => {
+    const at = tag === 0x39 ? 34 : 43;
+    expect(bytes[at]).toBe(tag);
+    return Buffer.from(bytes).readBigUInt64LE(at + 1);
+  };
+
+  it('writes epoch milliseconds as the SDK writes their HrTime, exactly', () => {
+    const encoder = new DirectSpanEncoder();
+    const edges = [
+      0, 0.0000004, 0.0000006, 999.9999996, 1000, 65_535_999.9999, 65_536_000, 2 ** 32, 2 ** 32 - 0.5,
+      1_764_400_000_000.0005, 1_764_400_000_999.9998, 4_102_444_800_000.123, Date.now(), performance.timeOrigin,
+    ];
+    let seed = 7;
+    const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 ** 42;
+    const values = [...edges, ...Array.from({ length: 2000 }, random)];
+    for (const ms of values) {
+      const end = ms + 1.25;
+      const bytes = encoder.encodeSpan(timed(ms, end));
+      expect([ms, fixed64After(bytes, 0x39)]).toEqual([ms, nanos(ms)]);
+      expect([end, fixed64After(bytes, 0x41)]).toEqual([end, nanos(end)]);
+    }
   });
 });
 
