@@ -5,8 +5,8 @@ import { context as otelContext } from '@opentelemetry/api';
 import { withMemorySpan } from './memory-spans.js';
 import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
-import { recordWorkLifecycle, startWorkConsumerSpan, startWorkSpan } from './work-spans.js';
-import type { WorkConsumerSpan, WorkProducerSpan } from './work-spans.js';
+import { ConsumerSpan, recordWorkLifecycle, startWorkSpan } from './work-spans.js';
+import type { WorkProducerSpan } from './work-spans.js';
 import { safely } from './instruments.js';
 
 /** The fields of a submitted item that telemetry reads. */
@@ -102,14 +102,15 @@ function isPermanent(error: unknown): boolean {
   );
 }
 
-/** One attempt's CONSUMER span as the worker drives it (the worker's `AttemptScope`). */
-class TracedAttempt {
-  readonly #span: WorkConsumerSpan;
-  readonly #item: ClaimedItemLike;
+/**
+ * One attempt's CONSUMER span as the worker drives it (the worker's `AttemptScope`): the span
+ * handle itself, so an attempt costs one object besides the span.
+ */
+class TracedAttempt extends ConsumerSpan {
+  readonly #lastAttempt: boolean;
 
   constructor(item: ClaimedItemLike) {
-    this.#item = item;
-    this.#span = startWorkConsumerSpan({
+    super({
       queue: item.queue,
       workType: item.workType,
       workId: item.id,
@@ -117,24 +118,24 @@ class TracedAttempt {
       messageId: item.msgId,
       headers: item.headers,
     });
-    this.#span.addEvent('queued', 'running');
+    this.#lastAttempt = item.attempts >= item.maxAttempts;
+    this.addEvent('queued', 'running');
   }
 
   /** Calls `handler(...args)` with the attempt's span active. */
   run<A extends unknown[], R>(handler: (...args: A) => R, ...args: A): R {
-    return otelContext.with(this.#span.context, handler, undefined, ...args);
+    return otelContext.with(this.context, handler, undefined, ...args);
   }
 
   completed(): void {
-    this.#span.addEvent('running', 'completed');
-    this.#span.end('completed');
+    this.addEvent('running', 'completed');
+    this.end('completed');
   }
 
   failed(error: unknown): void {
-    const item = this.#item;
-    const dead = isPermanent(error) || item.attempts >= item.maxAttempts;
-    this.#span.addEvent('running', dead ? 'dead' : 'queued');
-    this.#span.end(dead ? 'dead' : 'retry', error);
+    const dead = this.#lastAttempt || isPermanent(error);
+    this.addEvent('running', dead ? 'dead' : 'queued');
+    this.end(dead ? 'dead' : 'retry', error);
   }
 }
 

@@ -96,9 +96,9 @@ function ownEvent(span: Span, from: string, to: string): void {
 }
 
 // The constant attributes of direct work spans, one frozen set per operation, queue and work
-// type (past the limit built per span).
+// type (past the limit built per span), with the span name (`{operation} {queue}`).
 const BASE_ATTRS_LIMIT = 1024;
-type BaseAttrs = { attributes: Attributes; count: number };
+type BaseAttrs = { attributes: Attributes; count: number; name: string };
 const baseAttrsCache = {
   send: new Map<string, Map<string, BaseAttrs>>(),
   process: new Map<string, Map<string, BaseAttrs>>(),
@@ -110,13 +110,16 @@ function baseAttrs(operation: 'send' | 'process', queue: string, workType: strin
   let byType = byQueue.get(queue);
   let base = byType?.get(workType);
   if (base === undefined) {
-    base = frozenAttributes({
-      [MessagingAttr.system]: MESSAGING_SYSTEM,
-      [MessagingAttr.destinationName]: queue,
-      [MessagingAttr.operationType]: operation,
-      [MessagingAttr.operationName]: operation,
-      [WorkAttr.type]: workType,
-    });
+    base = {
+      ...frozenAttributes({
+        [MessagingAttr.system]: MESSAGING_SYSTEM,
+        [MessagingAttr.destinationName]: queue,
+        [MessagingAttr.operationType]: operation,
+        [MessagingAttr.operationName]: operation,
+        [WorkAttr.type]: workType,
+      }),
+      name: `${operation} ${queue}`,
+    };
     if (baseAttrsCount < BASE_ATTRS_LIMIT) {
       if (byType === undefined) byQueue.set(queue, (byType = new Map()));
       byType.set(workType, base);
@@ -175,13 +178,13 @@ class ProducerSpan implements WorkProducerSpan {
       span =
         sink === undefined
           ? animusTracer().startSpan(
-              `send ${options.queue}`,
+              base.name,
               { kind: SpanKind.PRODUCER, attributes: { ...base.attributes, ...own } },
               parent,
             )
           : startDirectSpan(
               sink,
-              `send ${options.queue}`,
+              base.name,
               SpanKind.PRODUCER,
               parent,
               undefined,
@@ -273,15 +276,21 @@ export interface WorkConsumerSpan {
   end(outcome: string, error?: unknown): void;
 }
 
-class ConsumerSpan implements WorkConsumerSpan {
+/**
+ * The CONSUMER span of one attempt (see {@link startWorkConsumerSpan}); telemetry's own worker
+ * hook extends it, so an attempt is one object besides its span.
+ */
+export class ConsumerSpan implements WorkConsumerSpan {
   readonly span: Span;
   readonly context: Context;
-  readonly #options: WorkAttemptOptions;
+  readonly #queue: string;
+  readonly #workType: string;
   readonly #started = performance.now();
   #ended = false;
 
   constructor(options: WorkAttemptOptions) {
-    this.#options = options;
+    this.#queue = options.queue;
+    this.#workType = options.workType;
     const active = otelContext.active();
     let span: Span;
     let ctx: Context;
@@ -299,7 +308,7 @@ class ConsumerSpan implements WorkConsumerSpan {
         valid && options.linkOnly === true ? [{ context: producer }] : undefined;
       const parentSpan = valid && options.linkOnly !== true ? producer : undefined;
       const base = baseAttrs('process', options.queue, options.workType);
-      const name = `process ${options.queue}`;
+      const name = base.name;
       if (sink !== undefined) {
         span = startDirectSpan(
           sink,
@@ -333,7 +342,7 @@ class ConsumerSpan implements WorkConsumerSpan {
   }
 
   transition(from: string | undefined, to: string): void {
-    lifecycle(this.span, from, to, this.#options.workType, true);
+    lifecycle(this.span, from, to, this.#workType, true);
   }
 
   addEvent(from: string | undefined, to: string): void {
@@ -347,13 +356,12 @@ class ConsumerSpan implements WorkConsumerSpan {
   end(outcome: string, error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
-    const o = this.#options;
     try {
       this.span.setAttribute(WorkAttr.outcome, outcome);
       if (error !== undefined) failSpan(this.span, error);
       recordWorkDuration((performance.now() - this.#started) / 1000, {
-        queue: o.queue,
-        workType: o.workType,
+        queue: this.#queue,
+        workType: this.#workType,
         outcome,
       });
       this.span.end();

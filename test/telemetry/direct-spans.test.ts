@@ -440,8 +440,20 @@ describe('direct span encoder: times', () => {
   it('writes epoch milliseconds as the SDK writes their HrTime, exactly', () => {
     const encoder = new DirectSpanEncoder();
     const edges = [
-      0, 0.0000004, 0.0000006, 999.9999996, 1000, 65_535_999.9999, 65_536_000, 2 ** 32, 2 ** 32 - 0.5,
-      1_764_400_000_000.0005, 1_764_400_000_999.9998, 4_102_444_800_000.123, Date.now(), performance.timeOrigin,
+      0,
+      0.0000004,
+      0.0000006,
+      999.9999996,
+      1000,
+      65_535_999.9999,
+      65_536_000,
+      2 ** 32,
+      2 ** 32 - 0.5,
+      1_764_400_000_000.0005,
+      1_764_400_000_999.9998,
+      4_102_444_800_000.123,
+      Date.now(),
+      performance.timeOrigin,
     ];
     let seed = 7;
     const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 ** 42;
