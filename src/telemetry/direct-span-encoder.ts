@@ -46,6 +46,13 @@ const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
 const TWO_32 = 0x1_0000_0000;
 const CACHE_LIMIT = 4096;
+/**
+ * Request buffers are made in multiples of this and at most this many kept for reuse: a new
+ * buffer of a few hundred kB is fresh memory whose pages the first write faults in, about
+ * 50-240 µs for a request of 270 kB on the machine measured, against 12 µs for a reused one.
+ */
+const POOLED_UNIT = 64 * 1024;
+const POOL_SIZE = 4;
 
 /** A hex digit's value (0-9, a-f; anything else as if A-F: code − 55). */
 function digit(code: number): number {
@@ -83,12 +90,36 @@ export class DirectSpanEncoder {
   };
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
+  /** Request buffers sent and handed back (`recycle`). */
+  readonly #pool: ArrayBuffer[] = [];
 
-  /** The bytes written, copied into their own ArrayBuffer (transferable); the work buffer stays. */
+  /**
+   * The bytes written, copied to the start of an ArrayBuffer of their own (transferable): one
+   * handed back through {@link recycle} when one is large enough, else a new one with room to
+   * spare for later requests. The work buffer stays.
+   */
   #copy(): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(this.#pos);
-    out.set(this.#buf.subarray(0, this.#pos));
+    const n = this.#pos;
+    const pool = this.#pool;
+    let buffer: ArrayBuffer | undefined;
+    for (let i = 0; i < pool.length; i++)
+      if (pool[i]!.byteLength >= n) {
+        buffer = pool[i]!;
+        pool.splice(i, 1);
+        break;
+      }
+    buffer ??= new ArrayBuffer(Math.ceil(n / POOLED_UNIT) * POOLED_UNIT);
+    const out = new Uint8Array(buffer, 0, n);
+    out.set(this.#buf.subarray(0, n));
     return out;
+  }
+
+  /**
+   * Takes back the buffer of a request made by {@link wrap} once it has been sent, for the next
+   * requests (a few are kept; the rest are left to the collector).
+   */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.#pool.length < POOL_SIZE && buffer.byteLength > 0) this.#pool.push(buffer);
   }
 
   /**

@@ -357,8 +357,10 @@ export async function initTelemetry(
           import('./direct-span-queue.js'),
           import('./direct-span-encoder.js'),
         ]);
+        const encoder = new DirectSpanEncoder();
+        exporter.recycleBuffers((buffer) => encoder.recycle(buffer));
         directQueue = new DirectSpanQueue(
-          new DirectSpanEncoder(),
+          encoder,
           (bytes, count, done) => exporter.sendEncoded(bytes, count, done),
           batchSettings(batchConfig.maxQueueSize),
         );

@@ -24,11 +24,15 @@ export interface ThreadedSpanExporterOptions {
   exporterConfig: Record<string, unknown>;
 }
 
-/** What the thread answers: the result of request `id`. */
+/**
+ * What the thread answers: the result of request `id`; id 0 is a failure after the answer, and
+ * id -1 hands back the buffer of an encoded request that was sent (`buffer`).
+ */
 interface Reply {
   id: number;
   ok: boolean;
   error?: string;
+  buffer?: ArrayBuffer;
 }
 
 // The thread is CommonJS evaluated from this string, so it loads under Node, tsx and vitest
@@ -129,6 +133,11 @@ function pump() {
     let early;
     const send = bytes === undefined ? (cb) => exporter.export(spans, cb) : (cb) => sendBytes(bytes, cb);
     send((result) => {
+      // A request sent in full: its buffer goes back to the main thread for the next one.
+      if (bytes !== undefined && result.code === 0) {
+        const buffer = bytes.bytes.buffer;
+        parentPort.postMessage({ id: -1, ok: true, buffer }, [buffer]);
+      }
       if (sync) {
         early = result;
         return;
@@ -176,7 +185,7 @@ parentPort.on('message', (m) => {
     pump();
     release();
   } else if (m.type === 'export-bytes') {
-    queued.push({ id: m.id, bytes: { bytes: new Uint8Array(m.bytes), count: m.count } });
+    queued.push({ id: m.id, bytes: { bytes: new Uint8Array(m.bytes, 0, m.length), count: m.count } });
     unanswered.push(m.id);
     pump();
     release();
@@ -213,6 +222,7 @@ export class ThreadedSpanExporter implements SpanExporter {
   #nextId = 1;
   #dead: string | undefined;
   #shutdown: Promise<void> | undefined;
+  #recycle: ((buffer: ArrayBuffer) => void) | undefined;
 
   constructor(options: ThreadedSpanExporterOptions) {
     let worker: Worker | undefined;
@@ -259,14 +269,24 @@ export class ThreadedSpanExporter implements SpanExporter {
    */
   sendEncoded(bytes: Uint8Array<ArrayBuffer>, count: number, done: (error?: Error) => void): void {
     try {
+      if (bytes.byteOffset !== 0) throw new Error('sendEncoded: bytes must start their buffer');
       this.#request(
-        { type: 'export-bytes', bytes: bytes.buffer, count },
+        { type: 'export-bytes', bytes: bytes.buffer, length: bytes.byteLength, count },
         (reply) => done(reply.ok ? undefined : new Error(reply.error ?? 'span export failed')),
         [bytes.buffer],
       );
     } catch (error) {
       done(error as Error);
     }
+  }
+
+  /**
+   * Where the buffers of requests given to {@link sendEncoded} go once sent in full (the whole
+   * buffer is transferred to the thread, and back): the encoder writes the next requests into
+   * them instead of into new memory.
+   */
+  recycleBuffers(to: (buffer: ArrayBuffer) => void): void {
+    this.#recycle = to;
   }
 
   /** Waits for the thread's exporter to finish what it is sending. */
@@ -368,6 +388,10 @@ export class ThreadedSpanExporter implements SpanExporter {
   }
 
   #settle(reply: Reply): void {
+    if (reply.id === -1) {
+      if (reply.buffer !== undefined) this.#recycle?.(reply.buffer);
+      return;
+    }
     if (reply.id === 0) {
       diag.warn(`OTLP span export failed: ${reply.error ?? 'unknown error'}`);
       return;

@@ -18,6 +18,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, resolveConfig } from '../../src/config/index.js';
 import { initTelemetry, startWorkConsumerSpan, startWorkSpan } from '../../src/telemetry/index.js';
+import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
 import { resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
 
@@ -89,6 +90,47 @@ describe('ThreadedSpanExporter', () => {
     const threadBody = otlp.received.find((r) => r.path === '/thread/v1/traces')?.raw;
     expect(directBody?.length).toBeGreaterThan(0);
     expect(threadBody?.equals(directBody!)).toBe(true);
+  });
+
+  it('hands the buffers of sent encoded requests back, and the next requests reuse them intact', async () => {
+    const path = '/recycle/v1/traces';
+    const threaded = new ThreadedSpanExporter({
+      exporterModule: PROTO_MODULE,
+      exporterConfig: { url: `${otlp.endpoint}${path}` },
+    });
+    const encoder = new DirectSpanEncoder();
+    const back: ArrayBuffer[] = [];
+    const sizes: number[] = [];
+    threaded.recycleBuffers((buffer) => {
+      back.push(buffer);
+      sizes.push(buffer.byteLength);
+      encoder.recycle(buffer);
+    });
+    // Requests of 19 kB, 320 B, 192 kB and 640 B around entries of different bytes.
+    const entries = [300 * 64, 320, 3000 * 64, 640].map((size, k) => Buffer.alloc(size, k + 1));
+    const expected = entries.map((e) => Buffer.from(new DirectSpanEncoder().wrap({}, { name: 's' }, e)));
+    const used: ArrayBuffer[] = [];
+    for (const [k, e] of entries.entries()) {
+      const request = encoder.wrap({}, { name: 's' }, e);
+      expect(Buffer.from(request).equals(expected[k]!)).toBe(true);
+      used.push(request.buffer);
+      await new Promise<void>((resolve, reject) =>
+        threaded.sendEncoded(request, 1, (error) => (error ? reject(error) : resolve())),
+      );
+      await threaded.forceFlush();
+      expect(back).toHaveLength(k + 1);
+    }
+    await threaded.shutdown();
+    // What arrived is what was encoded, though the buffers were written again in between.
+    const bodies = otlp.received.filter((r) => r.path === path).map((r) => r.raw);
+    expect(bodies).toHaveLength(4);
+    bodies.forEach((body, k) => expect(body.equals(expected[k]!)).toBe(true));
+    // The second request went into the first one's buffer (and was sent from it: transferred
+    // again), the fourth into the second's; the third needed a larger one.
+    expect(used[1]).toBe(back[0]);
+    expect(used[3]).toBe(back[1]);
+    expect(back[0]!.byteLength).toBe(0);
+    expect(sizes).toEqual([64 * 1024, 64 * 1024, 192 * 1024, 64 * 1024]);
   });
 
   it('forceFlush returns only after the spans have arrived', async () => {
