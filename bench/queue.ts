@@ -159,16 +159,17 @@ const TRACING_WHY =
   "SDK's tracer, encoded to OTLP/protobuf on the main thread as they end (a queue with the batch " +
   "processor's settings keeps the bytes, not the spans), and the duration is counted in process; the " +
   "worker drives the span through an attempt hook, with no function or promise of telemetry's around the " +
-  'handler. Three runs of d6aaaca (2026-11-29 11:44-11:49) lost 11.9%, 18.6% and 19.9% in the batched ' +
-  'row (medians of pairs 12.3%, 17.6%, 18.5%), 5.5-15.8% one-at-a-time and 9.7-10.9% in submit; the ' +
-  "SDK's tracer path lost 42.9% batched in a run of f270780, and head sampling at 10% 15%. What is left " +
-  'in the batched row is 9-15 µs of main-thread time per attempt (processing alone, 24-28 -> 37-43 µs) ' +
-  "plus 3-5 µs on the process's other threads, on two cores that Postgres saturates: encoding (2.35 µs " +
-  'a consumer span in a micro-benchmark), creating the span, its context and the async-context switch ' +
-  'for the handler, reading the trace headers, and garbage collection of about 3 KB more per item ' +
-  '(heap sampling: 7.9 KB off, 11.0 KB on, of which 0.65 KB the promise hooks of the async context ' +
-  'manager). The machine moved between runs (the off side of the batched row ran at 13,900-21,500 ' +
-  'items/s within an hour); compare within one run.';
+  'handler. Three runs of 9115efb (2026-11-29 14:15-14:18) lost 17.1%, 24.5% and 26.3% in the batched ' +
+  'row (medians of pairs 12.3%, 24%, 26.1%), 3.5-15% one-at-a-time and 3.4-16.4% in submit; the ' +
+  'off side ran faster than in earlier runs (17,400-19,400 items/s batched), and in runs alternating ' +
+  'with the previous state (f75e696) the batched loss was 13%, 24.1%, 9.5% against 25.8%, 15.6%, 16% ' +
+  'and submit 4.7%, 8.4% against 10.7%, 11.2%. What is left in the batched row is 11-16 µs of ' +
+  'main-thread time per attempt (processing alone, 20-23 -> 31-38 µs) plus 2-5 µs on the ' +
+  "process's other threads and 2-3 µs in the receiver, on two cores that Postgres saturates; the " +
+  'same attempt costs about 8 µs in a loop of its own (creating the span and its context 1.7 µs, ' +
+  'encoding 2.1-2.3 µs, the async-context switch, the events and the duration), the rest is the ' +
+  "work path's caches and garbage collection. Compare within one run: pairs of one run spread by up " +
+  'to 35 points.';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
