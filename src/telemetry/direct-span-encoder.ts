@@ -31,6 +31,26 @@ export interface DirectSpanFields {
   status: SpanStatus;
 }
 
+/** Fields of a span with nothing in them: an unnamed INTERNAL span, no parent, zero times. */
+export function blankFields(): DirectSpanFields {
+  return {
+    context: { traceId: '', spanId: '', traceFlags: 0 },
+    parent: undefined,
+    name: '',
+    kind: 0,
+    startTime: [0, 0],
+    endTime: [0, 0],
+    base: {},
+    own: {},
+    droppedAttributes: 0,
+    events: [],
+    droppedEvents: 0,
+    links: [],
+    droppedLinks: 0,
+    status: { code: 0 },
+  };
+}
+
 /** A span the encoder can write: it fills in its fields when asked. */
 export interface EncodableSpan {
   readonly resource: unknown;
@@ -72,22 +92,7 @@ export class DirectSpanEncoder {
   readonly #sets = [new WeakMap<object, Buffer>(), new WeakMap<object, Buffer>()];
   #setCount = 0;
   /** One span's fields at a time (reused: no object per span). */
-  readonly #fields: DirectSpanFields = {
-    context: { traceId: '', spanId: '', traceFlags: 0 },
-    parent: undefined,
-    name: '',
-    kind: 0,
-    startTime: [0, 0],
-    endTime: [0, 0],
-    base: {},
-    own: {},
-    droppedAttributes: 0,
-    events: [],
-    droppedEvents: 0,
-    links: [],
-    droppedLinks: 0,
-    status: { code: 0 },
-  };
+  readonly #fields: DirectSpanFields = blankFields();
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
   /** Request buffers sent and handed back (`recycle`). */

@@ -29,7 +29,7 @@ import {
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
-import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
+import { blankFields, DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import {
   DirectSpan,
   directSpanSink,
@@ -404,21 +404,10 @@ describe('direct span encoder: times', () => {
     resource: {},
     instrumentationScope: { name: 's' },
     fillFields(f: Parameters<DirectSpan['fillFields']>[0]) {
-      Object.assign(f, {
+      Object.assign(f, blankFields(), {
         context: { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceFlags: 1 },
-        parent: undefined,
-        name: '',
-        kind: 0,
         startTime: start,
         endTime: end,
-        base: {},
-        own: {},
-        droppedAttributes: 0,
-        events: [],
-        droppedEvents: 0,
-        links: [],
-        droppedLinks: 0,
-        status: { code: 0 },
       });
     },
   });
