@@ -82,7 +82,7 @@ function digit(code: number): number {
 }
 
 /** `digit` of every code unit below 256, looked up instead of compared. */
-const DIGITS = Int8Array.from({ length: 256 }, (_, code) => digit(code));
+const DIGITS = Int16Array.from({ length: 256 }, (_, code) => digit(code));
 
 /** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
 export class DirectSpanEncoder {
