@@ -159,8 +159,9 @@ const TRACING_WHY =
   "SDK's tracer, encoded to OTLP/protobuf on the main thread as they end (a queue with the batch " +
   "processor's settings keeps the bytes, not the spans), and the duration is counted in process; the " +
   "worker drives the span through an attempt hook, with no function or promise of telemetry's around the " +
-  'handler. Three runs of 9115efb (2026-11-29 14:15-14:18) lost 17.1%, 24.5% and 26.3% in the batched ' +
-  'row (medians of pairs 12.3%, 24%, 26.1%), 3.5-15% one-at-a-time and 3.4-16.4% in submit; the ' +
+  'handler. This run lost 11.5% batched; three runs of the same code (9115efb, 2026-11-29 ' +
+  '14:15-14:18) lost 17.1%, 24.5% and 26.3% in the batched row (medians of pairs 12.3%, 24%, 26.1%), ' +
+  '3.5-15% one-at-a-time and 3.4-16.4% in submit; the ' +
   'off side ran faster than in earlier runs (17,400-19,400 items/s batched), and in runs alternating ' +
   'with the previous state (f75e696) the batched loss was 13%, 24.1%, 9.5% against 25.8%, 15.6%, 16% ' +
   'and submit 4.7%, 8.4% against 10.7%, 11.2%. What is left in the batched row is 11-16 µs of ' +
