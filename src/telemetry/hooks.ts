@@ -1,5 +1,5 @@
 // Ready-made implementations of the telemetry hooks the work, worker and memory modules
-// accept (`WorkTracing`, the worker's `process` hook, `MemoryTelemetry`). They are typed
+// accept (`WorkTracing`, the worker's `attempt` hook, `MemoryTelemetry`). They are typed
 // structurally so telemetry stays a leaf module that imports nothing from its callers.
 import { context as otelContext } from '@opentelemetry/api';
 import { withMemorySpan } from './memory-spans.js';
@@ -152,31 +152,6 @@ export function traceWorkAttempts(item: ClaimedItemLike): {
   failed(error: unknown): void;
 } {
   return new TracedAttempt(item);
-}
-
-/**
- * The same as a worker `process` hook (a function around the attempt): runs `run` inside the
- * attempt's span (see {@link traceWorkAttempts}); its result or error passes through.
- */
-export function traceWorkAttempt<T>(item: ClaimedItemLike, run: () => Promise<T>): Promise<T> {
-  const attempt = new TracedAttempt(item);
-  let running: Promise<T>;
-  try {
-    running = attempt.run(run);
-  } catch (error) {
-    attempt.failed(error);
-    return Promise.reject(error as Error);
-  }
-  return Promise.resolve(running).then(
-    (result) => {
-      attempt.completed();
-      return result;
-    },
-    (error: unknown) => {
-      attempt.failed(error);
-      throw error;
-    },
-  );
 }
 
 /** Structural twin of the memory module's `MemoryTelemetry`. */

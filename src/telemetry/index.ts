@@ -37,7 +37,7 @@ export type {
   WorkProducerSpan,
   WorkSpanOptions,
 } from './work-spans.js';
-export { createMemoryTelemetry, createWorkTracing, traceWorkAttempt, traceWorkAttempts } from './hooks.js';
+export { createMemoryTelemetry, createWorkTracing, traceWorkAttempts } from './hooks.js';
 export type {
   ClaimedItemLike,
   MemoryTelemetryHooks,

@@ -12,10 +12,10 @@ import {
   instrumentEmbeddings,
   registerQueueGauges,
   startChatSpan,
-  traceWorkAttempt,
   withMemorySpan,
 } from '../../src/telemetry/index.js';
 import { startOpenAiStub, STUB_CHAT_REPLY } from './support/openai-stub.js';
+import { runAttempt } from './support/run-attempt.js';
 import type { OpenAiStub } from './support/openai-stub.js';
 
 const explode = (): never => {
@@ -72,9 +72,9 @@ describe('with a broken telemetry backend', () => {
     expect(() => submit.end({ status: 'queued', id: 'i', msgId: 1n })).not.toThrow();
     expect(() => tracing.transition('queued', 'running', 't')).not.toThrow();
     const item = { id: 'i', queue: 'q', workType: 't', attempts: 1, maxAttempts: 1, msgId: 1n, headers: {} };
-    expect(await traceWorkAttempt(item, async () => 42)).toBe(42);
+    expect(await runAttempt(item, async () => 42)).toBe(42);
     await expect(
-      traceWorkAttempt(item, async () => {
+      runAttempt(item, async () => {
         throw new TypeError('handler error');
       }),
     ).rejects.toThrow(TypeError);

@@ -16,11 +16,11 @@ import {
   registerQueueGauges,
   startWorkConsumerSpan,
   startWorkSpan,
-  traceWorkAttempt,
 } from '../../src/telemetry/index.js';
 import { WorkItems } from '../../src/work/work-items.js';
 import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
 import { installTestOtel, pointWith } from './support/otel.js';
+import { runAttempt } from './support/run-attempt.js';
 import type { Histogram, ReadableSpan } from './support/otel.js';
 
 const otel = installTestOtel();
@@ -197,17 +197,17 @@ describe('work spans in one process', () => {
     for (const s of spans) expect(s.parentSpanContext).toBeUndefined();
   });
 
-  it('the process hook marks a failing attempt: retry while attempts remain, then dead', async () => {
+  it('the attempt hook marks a failing attempt: retry while attempts remain, then dead', async () => {
     const producer = startWorkSpan({ queue: 'h', workType: 'flaky' });
     producer.end();
     const item = { id: 'w9', queue: 'h', workType: 'flaky', msgId: 5n, headers: producer.headers };
     await expect(
-      traceWorkAttempt({ ...item, attempts: 1, maxAttempts: 2 }, async () => {
+      runAttempt({ ...item, attempts: 1, maxAttempts: 2 }, async () => {
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
     await expect(
-      traceWorkAttempt({ ...item, attempts: 2, maxAttempts: 2 }, async () => {
+      runAttempt({ ...item, attempts: 2, maxAttempts: 2 }, async () => {
         throw new Error('boom again');
       }),
     ).rejects.toThrow('boom again');

@@ -1,10 +1,10 @@
 // Child process for the cross-process trace test: connects to the database named in
-// ANIMUS_TELEMETRY_DB_URL, runs a worker with the telemetry process hook until one item of
+// ANIMUS_TELEMETRY_DB_URL, runs a worker with the telemetry attempt hook until one item of
 // ANIMUS_TELEMETRY_QUEUE has been handled and settled, then prints its finished spans as one
 // JSON line on stdout. Its own in-memory SDK stands in for the second service's exporter.
 import { SpanKind } from '@opentelemetry/api';
 import { openPool } from '../../../src/db/pool.js';
-import { createWorkTracing, traceWorkAttempt } from '../../../src/telemetry/index.js';
+import { createWorkTracing, traceWorkAttempts } from '../../../src/telemetry/index.js';
 import { WorkItems } from '../../../src/work/work-items.js';
 import { Worker } from '../../../src/worker/worker.js';
 import { installTestOtel } from './otel.js';
@@ -23,7 +23,7 @@ const worker = new Worker(
     queue,
     concurrency: 1,
     pollIntervalMs: 50,
-    process: traceWorkAttempt,
+    attempt: traceWorkAttempts,
     handlers: {
       'telemetry.echo': async (item) => {
         handled();
