@@ -84,6 +84,34 @@ function digit(code: number): number {
 /** `digit` of every code unit below 256, looked up instead of compared. */
 const DIGITS = Int16Array.from({ length: 256 }, (_, code) => digit(code));
 
+/**
+ * A time (epoch ms or HrTime) as seconds × 10⁹ + nanoseconds in a little-endian fixed64 at
+ * `buf[p…p+8)`, exactly (no double rounding).
+ */
+function writeTime(buf: Buffer, p: number, time: number | HrTime): void {
+  let seconds: number;
+  let nanos: number;
+  if (typeof time === 'number') {
+    // The SDK's millisToHrTime, without its array.
+    seconds = Math.trunc(time / 1000);
+    nanos = Math.round((time % 1000) * 1e6);
+  } else [seconds, nanos] = time;
+  // Integer arithmetic in doubles below 2^53; divisions by powers of two are exact, so the
+  // remainders are taken as x − ⌊x / m⌋·m (no fmod).
+  const high16 = Math.floor(seconds / 0x10000);
+  const low16 = seconds - high16 * 0x10000;
+  const a = low16 * 1e9 + nanos; // < 2^53
+  const b = high16 * 1e9; // < 2^53; the total is b·2^16 + a
+  const bHigh = Math.floor(b / 0x10000);
+  const aHigh = Math.floor(a / TWO_32);
+  const lowSum = (b - bHigh * 0x10000) * 0x10000 + (a - aHigh * TWO_32);
+  const sumHigh = Math.floor(lowSum / TWO_32);
+  const lo = lowSum - sumHigh * TWO_32;
+  const hi = bHigh + aHigh + sumHigh;
+  for (let v = lo >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
+  for (let v = hi >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
+}
+
 /** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
 export class DirectSpanEncoder {
   #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
@@ -95,6 +123,15 @@ export class DirectSpanEncoder {
   readonly #fields: DirectSpanFields = blankFields();
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
+  /**
+   * Whole events of a name and a frozen attribute set, encoded once with a zero time:
+   * copied, and the time written into them, afterwards (animus's lifecycle events).
+   */
+  readonly #eventCache = new WeakMap<object, { name: string; bytes: Buffer; timeAt: number }>();
+  /** The last span name and kind, encoded (spans in a row mostly share them). */
+  #lastName = '';
+  #lastKind = -1;
+  #lastNameKind: Buffer | undefined;
   /** Request buffers sent and handed back (`recycle`). */
   readonly #pool: ArrayBuffer[] = [];
 
@@ -133,10 +170,23 @@ export class DirectSpanEncoder {
    * request made by {@link wrap}.
    */
   encodeSpan(span: EncodableSpan): Uint8Array {
+    return this.#buf.subarray(0, this.encodeSpanInPlace(span));
+  }
+
+  /**
+   * As {@link encodeSpan}, without a view: the entry is the first `n` bytes (the returned
+   * length) of {@link workBuffer}, valid until the next call.
+   */
+  encodeSpanInPlace(span: EncodableSpan): number {
     this.#pos = 0;
     span.fillFields(this.#fields);
     this.#span(this.#fields);
-    return this.#buf.subarray(0, this.#pos);
+    return this.#pos;
+  }
+
+  /** Where {@link encodeSpanInPlace} wrote its entry (replaced when it grows). */
+  get workBuffer(): Buffer {
+    return this.#buf;
   }
 
   /**
@@ -227,10 +277,7 @@ export class DirectSpanEncoder {
       this.#tag(4, WIRE_LEN);
       this.#hex(f.parent.spanId);
     }
-    this.#tag(5, WIRE_LEN);
-    this.#cachedString(f.name);
-    this.#tag(6, WIRE_VARINT);
-    this.#varint(f.kind + 1);
+    this.#nameAndKind(f.name, f.kind);
     this.#tag(7, WIRE_FIXED64);
     this.#time(f.startTime);
     this.#tag(8, WIRE_FIXED64);
@@ -241,16 +288,8 @@ export class DirectSpanEncoder {
     this.#varint(f.droppedAttributes);
     const ev = f.events;
     for (let i = 0; i < ev.length; i += 4) {
-      this.#tag(11, WIRE_LEN);
-      const event = this.#open();
-      this.#tag(1, WIRE_FIXED64);
-      this.#time(ev[i + 1] as number | HrTime);
-      this.#tag(2, WIRE_LEN);
-      this.#cachedString(ev[i] as string);
-      this.#attributes(ev[i + 2] as Attributes, 3);
-      this.#tag(4, WIRE_VARINT);
-      this.#varint(ev[i + 3] as number);
-      this.#close(event);
+      if (typeof ev[i + 1] === 'number' && ev[i + 3] === 0 && this.#cachedEvent(ev, i)) continue;
+      this.#event(ev, i);
     }
     this.#tag(12, WIRE_VARINT);
     this.#varint(f.droppedEvents);
@@ -269,6 +308,76 @@ export class DirectSpanEncoder {
     this.#tag(16, WIRE_FIXED32);
     this.#fixed32(this.#flags(ctx.traceFlags, f.parent?.isRemote));
     this.#closeWide(at);
+  }
+
+  /** Fields 5 and 6 (name, kind), the last pair kept encoded. */
+  #nameAndKind(name: string, kind: number): void {
+    if (name !== this.#lastName || kind !== this.#lastKind || this.#lastNameKind === undefined) {
+      const from = this.#pos;
+      this.#tag(5, WIRE_LEN);
+      this.#cachedString(name);
+      this.#tag(6, WIRE_VARINT);
+      this.#varint(kind + 1);
+      this.#lastNameKind = Buffer.from(this.#buf.subarray(from, this.#pos));
+      this.#lastName = name;
+      this.#lastKind = kind;
+      return;
+    }
+    this.#bytes(this.#lastNameKind);
+  }
+
+  /**
+   * Event `i` of `ev` (a time in epoch ms, nothing dropped) from the event cache when its
+   * attributes are a frozen set; false when they are not (the caller encodes it field by field).
+   */
+  #cachedEvent(ev: readonly unknown[], i: number): boolean {
+    const attributes = ev[i + 2] as Attributes;
+    if (!Object.isFrozen(attributes)) return false;
+    const name = ev[i] as string;
+    let cached = this.#eventCache.get(attributes);
+    if (cached === undefined || cached.name !== name) {
+      if (this.#setCount >= CACHE_LIMIT) return false;
+      const from = this.#pos;
+      this.#tag(11, WIRE_LEN);
+      const event = this.#open();
+      this.#tag(1, WIRE_FIXED64);
+      const timeAt = this.#pos - from;
+      this.#time(0);
+      this.#tag(2, WIRE_LEN);
+      this.#cachedString(name);
+      this.#attributes(attributes, 3);
+      this.#tag(4, WIRE_VARINT);
+      this.#varint(0);
+      const open = this.#pos;
+      this.#close(event);
+      // A length of two bytes or more moved the time along.
+      cached = {
+        name,
+        bytes: Buffer.from(this.#buf.subarray(from, this.#pos)),
+        timeAt: timeAt + this.#pos - open,
+      };
+      this.#eventCache.set(attributes, cached);
+      this.#setCount++;
+      this.#pos = from;
+    }
+    const at = this.#pos + cached.timeAt;
+    this.#bytes(cached.bytes);
+    writeTime(this.#buf, at, ev[i + 1] as number);
+    return true;
+  }
+
+  /** One event, field by field (`#span`'s loop body). */
+  #event(ev: readonly unknown[], i: number): void {
+    this.#tag(11, WIRE_LEN);
+    const event = this.#open();
+    this.#tag(1, WIRE_FIXED64);
+    this.#time(ev[i + 1] as number | HrTime);
+    this.#tag(2, WIRE_LEN);
+    this.#cachedString(ev[i] as string);
+    this.#attributes(ev[i + 2] as Attributes, 3);
+    this.#tag(4, WIRE_VARINT);
+    this.#varint(ev[i + 3] as number);
+    this.#close(event);
   }
 
   #link(link: Link): void {
@@ -452,36 +561,11 @@ export class DirectSpanEncoder {
     this.#pos += 4;
   }
 
-  /**
-   * A time (epoch ms or HrTime) as seconds × 10⁹ + nanoseconds in a little-endian fixed64,
-   * exactly (no double rounding).
-   */
+  /** A time (epoch ms or HrTime) as a fixed64 of nanoseconds ({@link writeTime}). */
   #time(time: number | HrTime): void {
-    let seconds: number;
-    let nanos: number;
-    if (typeof time === 'number') {
-      // The SDK's millisToHrTime, without its array.
-      seconds = Math.trunc(time / 1000);
-      nanos = Math.round((time % 1000) * 1e6);
-    } else [seconds, nanos] = time;
-    // Integer arithmetic in doubles below 2^53; divisions by powers of two are exact, so the
-    // remainders are taken as x − ⌊x / m⌋·m (no fmod).
-    const high16 = Math.floor(seconds / 0x10000);
-    const low16 = seconds - high16 * 0x10000;
-    const a = low16 * 1e9 + nanos; // < 2^53
-    const b = high16 * 1e9; // < 2^53; the total is b·2^16 + a
-    const bHigh = Math.floor(b / 0x10000);
-    const aHigh = Math.floor(a / TWO_32);
-    const lowSum = (b - bHigh * 0x10000) * 0x10000 + (a - aHigh * TWO_32);
-    const sumHigh = Math.floor(lowSum / TWO_32);
-    const lo = lowSum - sumHigh * TWO_32;
-    const hi = bHigh + aHigh + sumHigh;
     this.#ensure(8);
-    const buf = this.#buf;
-    let p = this.#pos;
-    for (let v = lo >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
-    for (let v = hi >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
-    this.#pos = p;
+    writeTime(this.#buf, this.#pos, time);
+    this.#pos += 8;
   }
 
   /**

@@ -55,6 +55,12 @@ export class DirectSpanQueue {
   #exporting = false;
   #dropped = 0;
   #shutdown = false;
+  /**
+   * Ended spans not encoded yet: encoded together once the work path yields (setImmediate), so
+   * that a batch of attempts settles before its spans are encoded, not after.
+   */
+  #ended: EncodableSpan[] = [];
+  #encodeScheduled = false;
 
   constructor(encoder: DirectSpanEncoder, send: SendEncoded, options: DirectSpanQueueOptions) {
     this.#encoder = encoder;
@@ -67,12 +73,23 @@ export class DirectSpanQueue {
 
   /** Spans waiting. */
   get size(): number {
+    return this.#ends.length - this.#first + this.#ended.length;
+  }
+
+  /** Spans encoded and waiting to be sent. */
+  get #encoded(): number {
     return this.#ends.length - this.#first;
   }
 
   /** Takes an ended span (its bytes; unsampled spans are left out, as the SDK leaves them). */
   add(span: QueueableSpan): void {
-    if (this.#shutdown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    this.addSampled(span);
+  }
+
+  /** Takes an ended span known to be sampled (a lazily recorded attempt: attempt-span.ts). */
+  addSampled(span: EncodableSpan): void {
+    if (this.#shutdown) return;
     try {
       if (this.size >= this.#o.maxQueueSize) {
         if (this.#dropped === 0) diag.debug('maxQueueSize reached, dropping spans');
@@ -83,20 +100,42 @@ export class DirectSpanQueue {
         diag.warn(`Dropped ${String(this.#dropped)} spans because maxQueueSize reached`);
         this.#dropped = 0;
       }
-      // Spans of another resource or scope than the waiting ones (not animus's own setup):
-      // the waiting ones go first, as a request of their own.
-      if (this.size > 0 && (span.resource !== this.#resource || span.instrumentationScope !== this.#scope))
-        this.#flushAll().catch(globalErrorHandler);
-      const entry = this.#encoder.encodeSpan(span);
-      this.#append(entry);
-      this.#resource = span.resource;
-      this.#scope = span.instrumentationScope;
-      this.#ends.push(this.#length);
-      this.#maybeStart();
+      this.#ended.push(span);
+      if (!this.#encodeScheduled) {
+        this.#encodeScheduled = true;
+        setImmediate(this.#encodeEnded);
+      }
     } catch (error) {
-      diag.error('direct span queue: could not encode a span', error);
+      diag.error('direct span queue: could not take a span', error);
     }
   }
+
+  /** Encodes the ended spans into the waiting bytes (the immediate, and every flush, call it). */
+  readonly #encodeEnded = (): void => {
+    this.#encodeScheduled = false;
+    const ended = this.#ended;
+    if (ended.length === 0) return;
+    this.#ended = [];
+    for (const span of ended) {
+      try {
+        // Spans of another resource or scope than the waiting ones (not animus's own setup):
+        // the waiting ones go first, as a request of their own.
+        if (
+          this.#encoded > 0 &&
+          (span.resource !== this.#resource || span.instrumentationScope !== this.#scope)
+        )
+          this.#flushAll().catch(globalErrorHandler);
+        const length = this.#encoder.encodeSpanInPlace(span);
+        this.#append(this.#encoder.workBuffer, length);
+        this.#resource = span.resource;
+        this.#scope = span.instrumentationScope;
+        this.#ends.push(this.#length);
+      } catch (error) {
+        diag.error('direct span queue: could not encode a span', error);
+      }
+    }
+    this.#maybeStart();
+  };
 
   /** Sends every waiting span; resolves once the exports have been handed over. */
   forceFlush(): Promise<void> {
@@ -109,14 +148,15 @@ export class DirectSpanQueue {
     return this.#flushAll();
   }
 
-  #append(entry: Uint8Array): void {
-    if (this.#length + entry.length > this.#bytes.length) {
+  /** Appends `source[0, n)`. */
+  #append(source: Buffer, n: number): void {
+    if (this.#length + n > this.#bytes.length) {
       // Sent entries are dropped from the front first; the buffer grows only if still short.
       const head = this.#head;
       const waiting = this.#length - head;
       const target =
-        waiting + entry.length > this.#bytes.length
-          ? Buffer.allocUnsafe(Math.max(waiting + entry.length, this.#bytes.length * 2))
+        waiting + n > this.#bytes.length
+          ? Buffer.allocUnsafe(Math.max(waiting + n, this.#bytes.length * 2))
           : this.#bytes;
       this.#bytes.copy(target, 0, head, this.#length);
       this.#bytes = target;
@@ -127,11 +167,12 @@ export class DirectSpanQueue {
       this.#ends = ends;
       this.#first = 0;
     }
-    this.#bytes.set(entry, this.#length);
-    this.#length += entry.length;
+    source.copy(this.#bytes, this.#length, 0, n);
+    this.#length += n;
   }
 
   #flushAll(): Promise<void> {
+    this.#encodeEnded();
     const batches = Math.ceil(this.size / this.#o.maxExportBatchSize);
     const sends: Array<Promise<void>> = [];
     for (let i = 0; i < batches; i++) sends.push(this.#flushOne());
@@ -141,7 +182,7 @@ export class DirectSpanQueue {
   /** Sends the first batch of waiting spans. */
   #flushOne(): Promise<void> {
     this.#clearTimer();
-    const count = Math.min(this.size, this.#o.maxExportBatchSize);
+    const count = Math.min(this.#encoded, this.#o.maxExportBatchSize);
     if (count === 0) return Promise.resolve();
     const start = this.#head;
     const end = this.#ends[this.#first + count - 1]!;
@@ -188,7 +229,7 @@ export class DirectSpanQueue {
 
   #maybeStart(): void {
     if (this.#exporting) return;
-    if (this.size >= this.#o.maxExportBatchSize) {
+    if (this.#encoded >= this.#o.maxExportBatchSize) {
       this.#export();
       return;
     }
@@ -204,7 +245,7 @@ export class DirectSpanQueue {
       .catch(globalErrorHandler)
       .finally(() => {
         this.#exporting = false;
-        if (this.size > 0) {
+        if (this.#encoded > 0) {
           this.#clearTimer();
           this.#maybeStart();
         }

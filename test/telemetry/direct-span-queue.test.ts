@@ -1,8 +1,8 @@
-// The queue of direct work spans encoded as they end (direct-span-queue.ts): the requests it
-// sends are the bytes the SDK's protobuf serializer writes for the same spans, and it batches
-// as the SDK's BatchSpanProcessor does (full batches at once, the rest after the delay, one
-// export at a time, unsampled spans left out, spans past the queue size dropped, flush and
-// shutdown sending everything).
+// The queue of direct work spans (direct-span-queue.ts), encoded at the turn of the event loop
+// after they end: the requests it sends are the bytes the SDK's protobuf serializer writes for
+// the same spans, and it batches as the SDK's BatchSpanProcessor does (full batches at once —
+// here at that turn —, the rest after the delay, one export at a time, unsampled spans left
+// out, spans past the queue size dropped, flush and shutdown sending everything).
 import { ROOT_CONTEXT, SpanKind, TraceFlags } from '@opentelemetry/api';
 import type { SpanContext } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
@@ -89,16 +89,23 @@ function setup(options: Partial<DirectSpanQueueOptions> & { hold?: boolean } = {
   return { queue, sent, ended, end };
 }
 
+/** The next turn of the event loop, when spans ended before it have been encoded. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
 /** What the SDK's serializer writes for these spans. */
 const sdkBytes = (spans: DirectSpan[]): Buffer =>
   Buffer.from(ProtobufTraceSerializer.serializeRequest(spans as unknown as ReadableSpan[])!);
 
 describe('DirectSpanQueue', () => {
-  it('sends a full batch at once, as the bytes the SDK serializer writes for those spans', () => {
-    const { sent, ended, end } = setup({ maxExportBatchSize: 100 });
+  it('sends a full batch at the next turn, as the bytes the SDK serializer writes for those spans', async () => {
+    const { queue, sent, ended, end } = setup({ maxExportBatchSize: 100 });
     end(99);
+    await turn();
     expect(sent).toHaveLength(0); // not full: waits for the delay
     end(1);
+    expect(sent).toHaveLength(0); // ended in this turn: encoded once the work path yields
+    expect(queue.size).toBe(100);
+    await turn();
     expect(sent).toHaveLength(1);
     expect(sent[0]!.count).toBe(100);
     expect(Buffer.from(sent[0]!.bytes).equals(sdkBytes(ended))).toBe(true);
@@ -116,6 +123,7 @@ describe('DirectSpanQueue', () => {
   it('exports one batch at a time; the next full batch leaves when the first is done', async () => {
     const { sent, ended, end } = setup({ maxExportBatchSize: 10, hold: true });
     end(25);
+    await turn();
     expect(sent.map((s) => s.count)).toEqual([10]);
     sent[0]!.done();
     await new Promise((resolve) => setImmediate(resolve));
@@ -138,7 +146,8 @@ describe('DirectSpanQueue', () => {
 
   it('drops spans past the queue size while an export is pending, and takes them again after', async () => {
     const { queue, sent, end } = setup({ maxQueueSize: 20, maxExportBatchSize: 10, hold: true });
-    end(10); // a full batch goes out and stays pending
+    end(10);
+    await turn(); // a full batch goes out and stays pending
     end(30); // 20 wait; 10 are dropped
     expect(sent.map((s) => s.count)).toEqual([10]);
     expect(queue.size).toBe(20);
@@ -169,6 +178,7 @@ describe('DirectSpanQueue', () => {
   it('a failed send rejects nothing into the caller; shutdown sends what waits and takes no more', async () => {
     const q = setup({ maxExportBatchSize: 5, hold: true });
     q.end(5);
+    await turn();
     q.sent[0]!.done(new Error('receiver down'));
     await new Promise((resolve) => setImmediate(resolve));
     q.end(3);
