@@ -29,7 +29,7 @@ import {
   sanitizeAttributes,
   timeInputToHrTime,
 } from '@opentelemetry/core';
-import type { DirectSpanFields } from './direct-span-encoder.js';
+import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
 import { EXCEPTION_EVENT, ExceptionAttr } from './names.js';
 
 /** The part of an SDK span processor a direct span needs. */
@@ -54,6 +54,11 @@ export interface DirectSpanSink {
   /** The global propagator reads trace context from W3C `traceparent`/`tracestate` only. */
   readonly w3cPropagation: boolean;
   readonly processors: readonly DirectSpanProcessor[];
+  /**
+   * Where an ended span that is known to be sampled goes when the processors are only the
+   * direct span queue (attempt-span.ts records attempts lazily then); else undefined.
+   */
+  readonly enqueue?: (span: EncodableSpan) => void;
   /** 32 and 16 lowercase hex digits, not all zero (the SDK's id generator). */
   newTraceId(): string;
   newSpanId(): string;
@@ -102,7 +107,8 @@ const ATTRIBUTES_PER_EVENT_LIMIT = 128;
 const ATTRIBUTES_PER_LINK_LIMIT = 128;
 
 const timeOrigin = performance.timeOrigin;
-const nowMs = () => timeOrigin + performance.now();
+/** Now in epoch milliseconds, on the clock of `performance.now()` (as the SDK's spans). */
+export const nowMs = (): number => timeOrigin + performance.now();
 const EMPTY: Attributes = Object.freeze({});
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const INVALID: SpanContext = Object.freeze({
@@ -185,6 +191,7 @@ export class DirectSpan implements Span {
     baseCount: number,
     own: Attributes,
     links: Link[] | undefined,
+    startTime: number = nowMs(),
   ) {
     this.#name = name;
     this.kind = kind;
@@ -202,7 +209,7 @@ export class DirectSpan implements Span {
     }
     this.#count = count;
     this.#links = links;
-    this.#start = nowMs();
+    this.#start = startTime;
   }
 
   // --- the API `Span` ----------------------------------------------------------------------
@@ -259,9 +266,9 @@ export class DirectSpan implements Span {
    * animus's own events: `attributes` are valid and within the limits already (frozen objects
    * shared between spans), so they are kept as they are.
    */
-  addTrustedEvent(name: string, attributes: Attributes): void {
+  addTrustedEvent(name: string, attributes: Attributes, time: number = nowMs()): void {
     if (this.#end !== undefined) return;
-    this.#pushEvent(name, nowMs(), attributes, 0);
+    this.#pushEvent(name, time, attributes, 0);
   }
 
   #pushEvent(name: string, at: number | HrTime, attributes: Attributes, dropped: number): void {
@@ -459,7 +466,8 @@ export class DirectSpan implements Span {
  * that carries the context on (flags unsampled); one it records but does not sample is
  * recorded with unsampled flags (the batch processor then leaves it out). Without a sampler of
  * its own the sink applies the default, parent-based always-on. A context with tracing
- * suppressed gets the invalid span. The processors' `onStart` gets `context`.
+ * suppressed gets the invalid span. The processors' `onStart` gets `context`. `startTime`
+ * (epoch ms) is the span's start when it began earlier than this call (default: now).
  */
 export function startDirectSpan(
   sink: DirectSpanSink,
@@ -471,6 +479,7 @@ export function startDirectSpan(
   baseCount: number,
   own: Attributes,
   links?: Link[],
+  startTime?: number,
 ): Span {
   if (sink.suppressed(context)) return trace.wrapSpanContext(INVALID);
   let parentContext = parent;
@@ -512,7 +521,18 @@ export function startDirectSpan(
   if (!record) return trace.wrapSpanContext(spanContext);
   // Links given at the start are kept as the SDK's tracer keeps them: attributes sanitised,
   // `{}` if none.
-  const span = new DirectSpan(sink, name, kind, spanContext, parentContext, base, baseCount, spanOwn, kept);
+  const span = new DirectSpan(
+    sink,
+    name,
+    kind,
+    spanContext,
+    parentContext,
+    base,
+    baseCount,
+    spanOwn,
+    kept,
+    startTime,
+  );
   for (const p of sink.processors) p.onStart(span as never, context);
   return span;
 }

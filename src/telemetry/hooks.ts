@@ -2,6 +2,7 @@
 // accept (`WorkTracing`, the worker's `attempt` hook, `MemoryTelemetry`). They are typed
 // structurally so telemetry stays a leaf module that imports nothing from its callers.
 import { context as otelContext } from '@opentelemetry/api';
+import { startLazyAttempt } from './attempt-span.js';
 import { withMemorySpan } from './memory-spans.js';
 import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
@@ -151,7 +152,7 @@ export function traceWorkAttempts(item: ClaimedItemLike): {
   completed(): void;
   failed(error: unknown): void;
 } {
-  return new TracedAttempt(item);
+  return startLazyAttempt(item) ?? new TracedAttempt(item);
 }
 
 /** Structural twin of the memory module's `MemoryTelemetry`. */

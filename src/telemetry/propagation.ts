@@ -120,6 +120,28 @@ function parseVersion00(s: string): SpanContext | undefined {
 }
 
 /**
+ * Whether `s` is a `traceparent` that {@link readTraceParent} reads as a sampled remote parent
+ * through its version-00 fast path; checked without building anything.
+ */
+export function isSampledVersion00(s: unknown): s is string {
+  return (
+    typeof s === 'string' &&
+    s.length === 55 &&
+    s.charCodeAt(0) === 48 &&
+    s.charCodeAt(1) === 48 &&
+    s.charCodeAt(2) === 45 &&
+    s.charCodeAt(35) === 45 &&
+    s.charCodeAt(52) === 45 &&
+    isLowerHex(s.charCodeAt(53)) &&
+    isLowerHex(s.charCodeAt(54)) &&
+    // The sampled flag is the low bit of the last digit ('1' is 49, 'b' is 98: odd digits).
+    (s.charCodeAt(54) & 1) === (s.charCodeAt(54) <= 57 ? 1 : 0) &&
+    nonZeroHex(s, 3, 35) &&
+    nonZeroHex(s, 36, 52)
+  );
+}
+
+/**
  * The W3C `traceparent` (and `tracestate`) for a span context, as the W3C propagator writes
  * them; empty for an invalid context (`valid`: the caller made the ids and knows they are
  * valid). For callers that know no other propagator adds fields.

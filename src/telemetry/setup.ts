@@ -20,6 +20,7 @@ import { setContentCapture } from './settings.js';
 import { setDirectSpanSink } from './direct-spans.js';
 import { setLocalWorkDuration, workDurationProducer } from './work-duration.js';
 import type { DirectSampler, DirectSpanProcessor, DirectSpanSink } from './direct-spans.js';
+import type { EncodableSpan } from './direct-span-encoder.js';
 import type { DirectSpanQueue, DirectSpanQueueOptions } from './direct-span-queue.js';
 
 /** Options of {@link initTelemetry}. */
@@ -239,6 +240,7 @@ function installDirectSpans(
   sampler: DirectSampler | undefined,
   IdGenerator: new () => { generateTraceId(): string; generateSpanId(): string },
   suppressed: (context: Context) => boolean,
+  enqueue: ((span: EncodableSpan) => void) | undefined,
 ): boolean {
   if (SPAN_LIMIT_ENV.some((name) => nonEmpty(process.env[name]) !== undefined)) return false;
   const global = trace.getTracerProvider() as { getDelegate?: () => unknown };
@@ -265,6 +267,7 @@ function installDirectSpans(
     ...(sampler === undefined ? {} : { sampler }),
     w3cPropagation: w3cPropagation(process.env.OTEL_PROPAGATORS),
     processors,
+    ...(enqueue === undefined ? {} : { enqueue }),
     newTraceId: () => ids.generateTraceId(),
     newSpanId: () => ids.generateSpanId(),
     suppressed,
@@ -329,6 +332,8 @@ export async function initTelemetry(
     logs: otlpProtocol('logs', env),
   };
   const spanProcessors = [];
+  // Where direct work spans go when they are encoded on this thread (protobuf over the thread).
+  let directQueue: DirectSpanQueue | undefined;
   const spanExportThread =
     targets.traces !== undefined && (options.exportThread ?? config.telemetry.exportThread);
   if (targets.traces !== undefined) {
@@ -351,7 +356,6 @@ export async function initTelemetry(
       });
       // Direct work spans (protobuf only) are encoded as they end, into a queue with the batch
       // processor's settings (direct-span-queue.ts).
-      let directQueue: DirectSpanQueue | undefined;
       if (protocols.traces === 'http/protobuf') {
         const [{ DirectSpanQueue }, { DirectSpanEncoder }] = await Promise.all([
           import('./direct-span-queue.js'),
@@ -446,7 +450,15 @@ export async function initTelemetry(
   sdk.start();
   const directSpans =
     direct && targets.traces !== undefined
-      ? installDirectSpans(spanProcessors, sampler, traceBase.RandomIdGenerator, isTracingSuppressed)
+      ? installDirectSpans(
+          spanProcessors,
+          sampler,
+          traceBase.RandomIdGenerator,
+          isTracingSuppressed,
+          // Lazily recorded attempts (attempt-span.ts) go straight to the direct span queue when
+          // it is where every direct span goes.
+          directQueue === undefined ? undefined : (span) => directQueue.addSampled(span),
+        )
       : false;
   const localWorkDuration = durationProducer !== undefined && metricReaders.length > 0;
   if (localWorkDuration) setLocalWorkDuration(metrics.getMeterProvider());

@@ -9,8 +9,9 @@ import type { Context, Span } from '@opentelemetry/api';
 // The API keys its span entry with `Symbol.for('OpenTelemetry Context Key SPAN')` so that
 // several API copies agree on it; checked once here, and without a match every call goes
 // through `trace.setSpan`.
-const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
-const keyMatches = ((): boolean => {
+export const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+/** Whether the API in use keys its span entry with {@link SPAN_KEY}. */
+export const keyMatches = ((): boolean => {
   try {
     const probe = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '1'.repeat(16), traceFlags: 0 });
     return trace.setSpan(ROOT_CONTEXT, probe).getValue(SPAN_KEY) === probe;

@@ -95,9 +95,19 @@ export function recordWorkDuration(
   seconds: number,
   attributes: { queue: string; workType: string; outcome: string },
 ): void {
+  recordWorkDurationOf(seconds, attributes.queue, attributes.workType, attributes.outcome);
+}
+
+/** {@link recordWorkDuration} with the attributes as arguments (no object per attempt). */
+export function recordWorkDurationOf(
+  seconds: number,
+  queue: string,
+  workType: string,
+  outcome: string,
+): void {
   try {
     if (!(seconds >= 0)) return; // a histogram takes no negative or NaN values
-    const entry = entryFor(attributes.queue, attributes.workType, attributes.outcome);
+    const entry = entryFor(queue, workType, outcome);
     if (localFor !== undefined && metrics.getMeterProvider() === localFor) count(entry, seconds);
     else animusInstruments().workDuration.record(seconds, entry.attributes);
   } catch {

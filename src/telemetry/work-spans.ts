@@ -59,7 +59,8 @@ function span0(): Span {
   return trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
 }
 
-function failSpan(span: Span, error: unknown): void {
+/** `error.type`, the exception and status ERROR on `span`. */
+export function failSpan(span: Span, error: unknown): void {
   span.setAttribute(CommonAttr.errorType, errorTypeOf(error));
   if (error instanceof Error) span.recordException(error);
   span.setStatus({
@@ -75,7 +76,8 @@ const EVENT_ATTRS_LIMIT = 256;
 const eventAttrsCache = new Map<string, Map<string, Attributes>>();
 let eventAttrsCount = 0;
 
-function eventAttrs(from: string, to: string): Attributes {
+/** The shared, frozen attributes of a lifecycle event from `from` to `to` on a work span. */
+export function eventAttrs(from: string, to: string): Attributes {
   let byTo = eventAttrsCache.get(from);
   let attrs = byTo?.get(to);
   if (attrs === undefined) {
@@ -98,14 +100,16 @@ function ownEvent(span: Span, from: string, to: string): void {
 // The constant attributes of direct work spans, one frozen set per operation, queue and work
 // type (past the limit built per span), with the span name (`{operation} {queue}`).
 const BASE_ATTRS_LIMIT = 1024;
-type BaseAttrs = { attributes: Attributes; count: number; name: string };
+/** A work span's constant attributes (frozen), their count, and the span's name. */
+export type BaseAttrs = { attributes: Attributes; count: number; name: string };
 const baseAttrsCache = {
   send: new Map<string, Map<string, BaseAttrs>>(),
   process: new Map<string, Map<string, BaseAttrs>>(),
 };
 let baseAttrsCount = 0;
 
-function baseAttrs(operation: 'send' | 'process', queue: string, workType: string): BaseAttrs {
+/** The constant attributes and name of `{operation} {queue}` spans of one work type. */
+export function baseAttrs(operation: 'send' | 'process', queue: string, workType: string): BaseAttrs {
   const byQueue = baseAttrsCache[operation];
   let byType = byQueue.get(queue);
   let base = byType?.get(workType);

@@ -85,3 +85,58 @@ export function useOtlpReceiver(): { readonly endpoint: string; readonly receive
 export function resetOtelApi(): void {
   for (const api of [trace, metrics, context, propagation, logs]) api.disable();
 }
+
+/** The length-delimited fields `field` of a protobuf message, as sub-buffers (other wire types skipped). */
+export function protobufFields(buf: Buffer, field: number): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = buf[pos++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+  };
+  while (pos < buf.length) {
+    const key = varint();
+    const wire = key & 7;
+    if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) {
+      const len = varint();
+      if (key >>> 3 === field) out.push(buf.subarray(pos, pos + len));
+      pos += len;
+    } else throw new Error(`unexpected wire type ${wire}`);
+  }
+  return out;
+}
+
+/** A span of an OTLP/protobuf trace export, as far as the tests read it. */
+export interface ProtobufSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** Attribute keys, in order. */
+  attributeKeys: string[];
+  /** Event names, in order. */
+  events: string[];
+}
+
+/** Spans of an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
+export function protobufSpans(body: Buffer): ProtobufSpan[] {
+  const text = (b: Buffer | undefined) => b?.toString('utf8') ?? '';
+  return protobufFields(body, 1)
+    .flatMap((rs) => protobufFields(rs, 2))
+    .flatMap((ss) => protobufFields(ss, 2))
+    .map((span) => ({
+      traceId: protobufFields(span, 1)[0]?.toString('hex') ?? '',
+      spanId: protobufFields(span, 2)[0]?.toString('hex') ?? '',
+      parentSpanId: protobufFields(span, 4)[0]?.toString('hex') ?? '',
+      name: text(protobufFields(span, 5)[0]),
+      attributeKeys: protobufFields(span, 9).map((kv) => text(protobufFields(kv, 1)[0])),
+      events: protobufFields(span, 11).map((e) => text(protobufFields(e, 2)[0])),
+    }));
+}

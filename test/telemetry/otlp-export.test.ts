@@ -14,48 +14,14 @@ import {
   startWorkSpan,
 } from '../../src/telemetry/index.js';
 import { otlpProtocol } from '../../src/telemetry/setup.js';
-import { type ReceivedExport, resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
+import {
+  protobufSpans,
+  type ReceivedExport,
+  resetOtelApi,
+  useOtlpReceiver,
+} from '../support/otlp-receiver.js';
 
 const otlp = useOtlpReceiver();
-
-/** The length-delimited fields `field` of a protobuf message, as sub-buffers (other wire types skipped). */
-function fields(buf: Buffer, field: number): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = buf[pos++]!;
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
-    }
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const wire = key & 7;
-    if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      const len = varint();
-      if (key >>> 3 === field) out.push(buf.subarray(pos, pos + len));
-      pos += len;
-    } else throw new Error(`unexpected wire type ${wire}`);
-  }
-  return out;
-}
-
-/** Spans of an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
-function protobufSpans(body: Buffer): Array<{ name: string; spanId: string; parentSpanId: string }> {
-  return fields(body, 1)
-    .flatMap((rs) => fields(rs, 2))
-    .flatMap((ss) => fields(ss, 2))
-    .map((span) => ({
-      name: fields(span, 5)[0]?.toString('utf8') ?? '',
-      spanId: fields(span, 2)[0]?.toString('hex') ?? '',
-      parentSpanId: fields(span, 4)[0]?.toString('hex') ?? '',
-    }));
-}
 
 type AnyValue = { stringValue?: string; intValue?: string | number };
 type KeyValue = { key: string; value: AnyValue };

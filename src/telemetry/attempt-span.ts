@@ -1,0 +1,342 @@
+// The CONSUMER span of one processing attempt, recorded lazily in its usual shape. Under
+// animus's own SDK setup (direct work spans, W3C headers, the default sampler, spans going to
+// the direct span queue alone), an attempt whose message carries a sampled version-00
+// `traceparent` is one object: the worker's attempt scope, the context the handler runs in, and
+// the span the handler sees. It keeps the item's ids and the attempt's start and end; span
+// context, attribute objects and events are made only when the handler's code asks for the
+// span (a DirectSpan with the same start then takes over), or, for an attempt nobody asked
+// about, when it is encoded after its batch has settled. Exporters see the same span either way.
+// Anything else (a custom sampler, trace state, no or unsampled parent) takes the DirectSpan
+// from the start (hooks.ts). Never throws into the work path.
+import {
+  context as otelContext,
+  diag,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+} from '@opentelemetry/api';
+import type {
+  Attributes,
+  AttributeValue,
+  Context,
+  Exception,
+  Link,
+  Span,
+  SpanContext,
+  SpanStatus,
+  TimeInput,
+} from '@opentelemetry/api';
+import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
+import { DirectSpan, directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
+import type { DirectSpanSink } from './direct-spans.js';
+import { MessagingAttr, WORK_TRANSITION_EVENT, WorkAttr } from './names.js';
+import { isSampledVersion00, readTraceParent } from './propagation.js';
+import { keyMatches, SPAN_KEY } from './span-context.js';
+import { recordWorkDurationOf } from './work-duration.js';
+import { baseAttrs, eventAttrs, failSpan } from './work-spans.js';
+import type { BaseAttrs } from './work-spans.js';
+
+/** The fields of a claimed item an attempt reads. */
+export interface AttemptItem {
+  id: string;
+  queue: string;
+  workType: string;
+  /** This attempt's number (1 for the first). */
+  attempts: number;
+  maxAttempts: number;
+  msgId: bigint | number | string;
+  headers: unknown;
+}
+
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
+const INVALID: SpanContext = Object.freeze({
+  traceId: '0'.repeat(32),
+  spanId: '0'.repeat(16),
+  traceFlags: 0,
+});
+
+function isPermanent(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PERMANENT_FAILURE'
+  );
+}
+
+/** A lifecycle event on a work span: trusted on a direct span, an ordinary event otherwise. */
+function lifecycleEvent(span: Span, from: string, to: string, time?: number): void {
+  if (span instanceof DirectSpan) span.addTrustedEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to), time);
+  else span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to));
+}
+
+/**
+ * One attempt (see the module comment). Start it with {@link startLazyAttempt}; the worker
+ * calls `run`, then `completed` or `failed`.
+ */
+export class LazyAttemptSpan implements Span, Context, EncodableSpan {
+  readonly #sink: DirectSpanSink;
+  readonly #enqueue: (span: EncodableSpan) => void;
+  /** The context active when the attempt began: the parent of the handler's context. */
+  readonly #parentContext: Context;
+  readonly #traceparent: string;
+  readonly #base: BaseAttrs;
+  readonly #queue: string;
+  readonly #workType: string;
+  readonly #workId: string;
+  readonly #attempt: number;
+  readonly #messageId: string;
+  readonly #lastAttempt: boolean;
+  readonly #start: number;
+  /** Epoch ms of the end; 0 while running. */
+  #end = 0;
+  #outcome = '';
+  /** Where the attempt went (`completed`, or `queued`/`dead` after a throw). */
+  #to = '';
+  /** The span id, once it was asked for or encoded. */
+  #spanId: string | undefined;
+  /** The span taking over once the handler's code used it. */
+  #span: Span | undefined;
+
+  constructor(
+    sink: DirectSpanSink,
+    enqueue: (span: EncodableSpan) => void,
+    item: AttemptItem,
+    traceparent: string,
+    parentContext: Context,
+  ) {
+    this.#sink = sink;
+    this.#enqueue = enqueue;
+    this.#parentContext = parentContext;
+    this.#traceparent = traceparent;
+    this.#base = baseAttrs('process', item.queue, item.workType);
+    this.#queue = item.queue;
+    this.#workType = item.workType;
+    this.#workId = item.id;
+    this.#attempt = item.attempts;
+    this.#messageId = String(item.msgId);
+    this.#lastAttempt = item.attempts >= item.maxAttempts;
+    this.#start = nowMs();
+  }
+
+  // --- the worker's attempt scope -------------------------------------------------------------
+
+  /** Calls `handler(...args)` with this attempt's span active. */
+  run<A extends unknown[], R>(handler: (...args: A) => R, ...args: A): R {
+    return otelContext.with(this, handler, undefined, ...args);
+  }
+
+  completed(): void {
+    this.#finish('completed', 'completed', undefined);
+  }
+
+  failed(error: unknown): void {
+    const dead = this.#lastAttempt || isPermanent(error);
+    this.#finish(dead ? 'dead' : 'queued', dead ? 'dead' : 'retry', error);
+  }
+
+  #finish(to: string, outcome: string, error: unknown): void {
+    if (this.#outcome !== '') return;
+    try {
+      const end = nowMs();
+      this.#outcome = outcome;
+      this.#to = to;
+      // A failure's exception and status need the whole span.
+      const span = error === undefined ? this.#span : this.#materialize();
+      recordWorkDurationOf((end - this.#start) / 1000, this.#queue, this.#workType, outcome);
+      if (span === undefined) {
+        this.#end = end;
+        this.#enqueue(this);
+        return;
+      }
+      lifecycleEvent(span, 'running', to);
+      span.setAttribute(WorkAttr.outcome, outcome);
+      if (error !== undefined) failSpan(span, error);
+      span.end();
+    } catch {
+      // Telemetry never throws into callers.
+    }
+  }
+
+  // --- the context the handler runs in -------------------------------------------------------
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this : this.#parentContext.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return trace.setSpan(this.#parentContext, this).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return trace.setSpan(this.#parentContext, this).deleteValue(key);
+  }
+
+  // --- the API span the handler sees ---------------------------------------------------------
+
+  /**
+   * The DirectSpan that takes over: the same parent, start, attributes and first event as the
+   * lazy record. Made at most once, while the attempt runs.
+   */
+  #materialize(): Span {
+    let span = this.#span;
+    if (span !== undefined) return span;
+    try {
+      const own: Attributes = { [WorkAttr.id]: this.#workId, [WorkAttr.attempt]: this.#attempt };
+      own[MessagingAttr.messageId] = this.#messageId;
+      const base = this.#base;
+      span = startDirectSpan(
+        this.#sink,
+        base.name,
+        SpanKind.CONSUMER,
+        this.#parentContext,
+        readTraceParent({ traceparent: this.#traceparent }),
+        base.attributes,
+        base.count,
+        own,
+        undefined,
+        this.#start,
+      );
+      lifecycleEvent(span, 'queued', 'running', this.#start);
+    } catch {
+      span = trace.wrapSpanContext(INVALID);
+    }
+    this.#span = span;
+    return span;
+  }
+
+  /** The span to act on: the one that took over, or, while running, a new one; none once ended. */
+  #live(): Span | undefined {
+    if (this.#span !== undefined) return this.#span;
+    return this.#end === 0 ? this.#materialize() : undefined;
+  }
+
+  spanContext(): SpanContext {
+    if (this.#span !== undefined) return this.#span.spanContext();
+    if (this.#end === 0) return this.#materialize().spanContext();
+    return {
+      traceId: this.#traceparent.slice(3, 35),
+      spanId: this.#ownSpanId(),
+      traceFlags: TraceFlags.SAMPLED,
+    };
+  }
+
+  #ownSpanId(): string {
+    return (this.#spanId ??= this.#sink.newSpanId());
+  }
+
+  isRecording(): boolean {
+    return this.#span !== undefined ? this.#span.isRecording() : this.#end === 0;
+  }
+
+  setAttribute(key: string, value: AttributeValue): this {
+    this.#live()?.setAttribute(key, value);
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    this.#live()?.setAttributes(attributes);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    this.#live()?.addEvent(name, attributesOrTime, time);
+    return this;
+  }
+
+  addLink(link: Link): this {
+    this.#live()?.addLink(link);
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    this.#live()?.addLinks(links);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    this.#live()?.setStatus(status);
+    return this;
+  }
+
+  updateName(name: string): this {
+    this.#live()?.updateName(name);
+    return this;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    this.#live()?.recordException(exception, time);
+  }
+
+  /** Ending the attempt's span is the worker's job; a handler that ends it ends the span early. */
+  end(endTime?: TimeInput): void {
+    const span = this.#live();
+    if (span !== undefined) span.end(endTime);
+    else diag.error(`${this.#base.name} - You can only call end() on a span once.`);
+  }
+
+  // --- what the direct span queue's encoder reads ---------------------------------------------
+
+  get resource(): unknown {
+    return this.#sink.resource;
+  }
+
+  get instrumentationScope(): DirectSpanSink['scope'] {
+    return this.#sink.scope;
+  }
+
+  /** The fields a DirectSpan of this attempt would hand over (see `DirectSpan.fillFields`). */
+  fillFields(f: DirectSpanFields): void {
+    const tp = this.#traceparent;
+    const traceId = tp.slice(3, 35);
+    f.context = { traceId, spanId: this.#ownSpanId(), traceFlags: TraceFlags.SAMPLED };
+    f.parent = { traceId, spanId: tp.slice(36, 52), traceFlags: TraceFlags.SAMPLED, isRemote: true };
+    f.name = this.#base.name;
+    f.kind = SpanKind.CONSUMER;
+    const start = this.#start;
+    const end = this.#end < start ? start : this.#end;
+    f.startTime = start;
+    f.endTime = end;
+    f.base = this.#base.attributes;
+    f.own = {
+      [WorkAttr.id]: this.#workId,
+      [WorkAttr.attempt]: this.#attempt,
+      [MessagingAttr.messageId]: this.#messageId,
+      [WorkAttr.outcome]: this.#outcome,
+    };
+    f.droppedAttributes = 0;
+    f.events = [
+      WORK_TRANSITION_EVENT,
+      start,
+      eventAttrs('queued', 'running'),
+      0,
+      WORK_TRANSITION_EVENT,
+      end,
+      eventAttrs('running', this.#to),
+      0,
+    ];
+    f.droppedEvents = 0;
+    f.links = NO_LINKS;
+    f.droppedLinks = 0;
+    f.status = UNSET;
+  }
+}
+
+/**
+ * The lazy attempt for `item`, when the setup and its headers allow one (see the module
+ * comment); `undefined` otherwise, for the caller to start a DirectSpan or SDK span instead.
+ */
+export function startLazyAttempt(item: AttemptItem): LazyAttemptSpan | undefined {
+  const sink = directSpanSink();
+  const enqueue = sink?.enqueue;
+  if (enqueue === undefined || !keyMatches || !sink!.w3cPropagation || sink!.sampler !== undefined)
+    return undefined;
+  const headers = item.headers as Record<string, unknown> | null | undefined;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const traceparent = headers.traceparent;
+  if (!isSampledVersion00(traceparent)) return undefined;
+  const state = headers.tracestate;
+  if (typeof state === 'string' && state !== '') return undefined;
+  const active = otelContext.active();
+  if (sink!.suppressed(active)) return undefined;
+  return new LazyAttemptSpan(sink!, enqueue, item, traceparent, active);
+}
