@@ -112,6 +112,24 @@ function writeTime(buf: Buffer, p: number, time: number | HrTime): void {
   for (let v = hi >>> 0, i = 0; i < 4; i++, v >>>= 8) buf[p++] = v & 0xff;
 }
 
+/** Bytes of `value` (below 2^53, not negative) as a varint. */
+function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value; v > 0x7f; v = Math.floor(v / 128)) size++;
+  return size;
+}
+
+/** Writes `value` (below 2^53, not negative) as a varint at `buf[p…]`; returns the end. */
+function writeVarint(buf: Uint8Array, p: number, value: number): number {
+  let v = value;
+  while (v > 0x7f) {
+    buf[p++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[p++] = v;
+  return p;
+}
+
 /** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
 export class DirectSpanEncoder {
   #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
@@ -134,14 +152,15 @@ export class DirectSpanEncoder {
   #lastNameKind: Buffer | undefined;
   /** Request buffers sent and handed back (`recycle`). */
   readonly #pool: ArrayBuffer[] = [];
+  /** The size of the largest request buffer made so far. */
+  #largest = 0;
 
   /**
-   * The bytes written, copied to the start of an ArrayBuffer of their own (transferable): one
-   * handed back through {@link recycle} when one is large enough, else a new one with room to
-   * spare for later requests. The work buffer stays.
+   * `n` bytes at the start of an ArrayBuffer of their own (transferable): one handed back
+   * through {@link recycle} when one is large enough, else a new one as large as the largest
+   * request so far (rounded up), so that later requests fit the buffers that come back.
    */
-  #copy(): Uint8Array<ArrayBuffer> {
-    const n = this.#pos;
+  #requestBuffer(n: number): Uint8Array<ArrayBuffer> {
     const pool = this.#pool;
     let buffer: ArrayBuffer | undefined;
     for (let i = 0; i < pool.length; i++)
@@ -150,10 +169,11 @@ export class DirectSpanEncoder {
         pool.splice(i, 1);
         break;
       }
-    buffer ??= new ArrayBuffer(Math.ceil(n / POOLED_UNIT) * POOLED_UNIT);
-    const out = new Uint8Array(buffer, 0, n);
-    out.set(this.#buf.subarray(0, n));
-    return out;
+    if (buffer === undefined) {
+      this.#largest = Math.max(this.#largest, Math.ceil(n / POOLED_UNIT) * POOLED_UNIT);
+      buffer = new ArrayBuffer(this.#largest);
+    }
+    return new Uint8Array(buffer, 0, n);
   }
 
   /**
@@ -198,42 +218,51 @@ export class DirectSpanEncoder {
     scope: EncodableSpan['instrumentationScope'],
     entries: Uint8Array,
   ): Uint8Array<ArrayBuffer> {
+    // ResourceSpans { resource, scope_spans { scope, spans…, schema_url }, schema_url }: the
+    // parts around the entries go into the work buffer first, so that the lengths are known
+    // and the entries are copied once, straight into the request.
     this.#pos = 0;
-    const resourceSpans = this.#openResource(resource);
-    const scopeSpans = this.#openScope(scope);
-    this.#bytes(entries);
-    this.#closeScope(scope, scopeSpans);
-    this.#closeResource(resource, resourceSpans);
-    return this.#copy();
-  }
-
-  /** Opens a `ResourceSpans` and writes its resource. */
-  #openResource(resource: unknown): number {
-    this.#tag(1, WIRE_LEN);
-    const at = this.#open();
     this.#resource(resource as { attributes?: Attributes });
-    return at;
-  }
-
-  #closeResource(resource: unknown, at: number): void {
-    const schemaUrl = (resource as { schemaUrl?: string }).schemaUrl;
-    if (schemaUrl) {
+    const resourceEnd = this.#pos;
+    this.#scope(scope);
+    const scopeEnd = this.#pos;
+    if (scope.schemaUrl) {
       this.#tag(3, WIRE_LEN);
-      this.#string(schemaUrl);
+      this.#string(scope.schemaUrl);
     }
-    this.#close(at);
+    const scopeUrlEnd = this.#pos;
+    const resourceUrl = (resource as { schemaUrl?: string }).schemaUrl;
+    if (resourceUrl) {
+      this.#tag(3, WIRE_LEN);
+      this.#string(resourceUrl);
+    }
+    const end = this.#pos;
+    const scopeSpans = scopeUrlEnd - resourceEnd + entries.length;
+    const resourceSpans = resourceEnd + 1 + varintSize(scopeSpans) + scopeSpans + (end - scopeUrlEnd);
+    const out = this.#requestBuffer(1 + varintSize(resourceSpans) + resourceSpans);
+    const work = this.#buf;
+    out[0] = (1 << 3) | WIRE_LEN;
+    let p = writeVarint(out, 1, resourceSpans);
+    out.set(work.subarray(0, resourceEnd), p);
+    p += resourceEnd;
+    out[p++] = (2 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, scopeSpans);
+    out.set(work.subarray(resourceEnd, scopeEnd), p);
+    p += scopeEnd - resourceEnd;
+    out.set(entries, p);
+    p += entries.length;
+    out.set(work.subarray(scopeEnd, end), p);
+    return out;
   }
 
-  /** Opens a `ScopeSpans` and writes its scope. */
-  #openScope(instrumentationScope: EncodableSpan['instrumentationScope']): number {
+  /** The `scope` field of a `ScopeSpans`. */
+  #scope(instrumentationScope: EncodableSpan['instrumentationScope']): void {
     const scope = instrumentationScope as {
       name: string;
       version?: string;
       attributes?: Attributes;
       droppedAttributesCount?: number;
     };
-    this.#tag(2, WIRE_LEN);
-    const scopeSpans = this.#open();
     this.#tag(1, WIRE_LEN);
     const scopeMessage = this.#open();
     this.#tag(1, WIRE_LEN);
@@ -248,15 +277,6 @@ export class DirectSpanEncoder {
       this.#varint(scope.droppedAttributesCount);
     }
     this.#close(scopeMessage);
-    return scopeSpans;
-  }
-
-  #closeScope(scope: EncodableSpan['instrumentationScope'], at: number): void {
-    if (scope.schemaUrl) {
-      this.#tag(3, WIRE_LEN);
-      this.#string(scope.schemaUrl);
-    }
-    this.#close(at);
   }
 
   #resource(resource: { attributes?: Attributes }): void {
