@@ -155,22 +155,13 @@ const WHY: Partial<Record<RowName, string>> = {
 
 const TRACING_WHY =
   'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span plus a ' +
-  'duration point. By default (ANIMUS_OTEL_DIRECT_RECORDING) these work spans are recorded without the ' +
-  "SDK's tracer, encoded to OTLP/protobuf on the main thread as they end (a queue with the batch " +
-  "processor's settings keeps the bytes, not the spans), and the duration is counted in process; the " +
-  "worker drives the span through an attempt hook, with no function or promise of telemetry's around the " +
-  'handler. This run lost 11.5% batched; three runs of the same code (9115efb, 2026-11-29 ' +
-  '14:15-14:18) lost 17.1%, 24.5% and 26.3% in the batched row (medians of pairs 12.3%, 24%, 26.1%), ' +
-  '3.5-15% one-at-a-time and 3.4-16.4% in submit; the ' +
-  'off side ran faster than in earlier runs (17,400-19,400 items/s batched), and in runs alternating ' +
-  'with the previous state (f75e696) the batched loss was 13%, 24.1%, 9.5% against 25.8%, 15.6%, 16% ' +
-  'and submit 4.7%, 8.4% against 10.7%, 11.2%. What is left in the batched row is 11-16 µs of ' +
-  'main-thread time per attempt (processing alone, 20-23 -> 31-38 µs) plus 2-5 µs on the ' +
-  "process's other threads and 2-3 µs in the receiver, on two cores that Postgres saturates; the " +
-  'same attempt costs about 8 µs in a loop of its own (creating the span and its context 1.7 µs, ' +
-  'encoding 2.1-2.3 µs, the async-context switch, the events and the duration), the rest is the ' +
-  "work path's caches and garbage collection. Compare within one run: pairs of one run spread by up " +
-  'to 35 points.';
+  'duration point, encoded to OTLP/protobuf on the main thread, sent by the export thread and ' +
+  'received by a receiver on the same two cores. An attempt nobody asks about is one object until ' +
+  'its batch has settled (attempt-span.ts), spans are encoded at the next turn of the event loop, ' +
+  'and a request is written once into a reused buffer; what is left is about 6-9 µs of main-thread ' +
+  'time per batched attempt, 2 µs on the export thread (HTTP) and 2-3 µs in the receiver, on two ' +
+  'cores that Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by ' +
+  'up to 20 points: compare several runs (README.md, Telemetry, "What it costs").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;

@@ -356,7 +356,7 @@ export async function runTracingRows(
         `OTLP/HTTP ${protocol === 'http/json' ? 'JSON' : 'protobuf'} to a receiver in its own process ` +
         `(BatchSpanProcessor defaults, ${
           telemetry.directSpans
-            ? 'work spans recorded directly and encoded on the main thread, other spans encoded on the export thread'
+            ? 'work spans recorded directly (attempts lazily) and encoded on the main thread, other spans encoded on the export thread'
             : `encoded on ${exportThread ? 'the export thread' : 'the main thread'}`
         }, sent from ${exportThread ? 'the export thread' : 'the main thread'}, ` +
         `sampler ${sampler ?? 'default: parentbased_always_on'}); metrics every 5 s`,

@@ -28,13 +28,13 @@ import type {
   TimeInput,
 } from '@opentelemetry/api';
 import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
-import { DirectSpan, directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
+import { directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
 import type { DirectSpanSink } from './direct-spans.js';
 import { MessagingAttr, WORK_TRANSITION_EVENT, WorkAttr } from './names.js';
 import { isSampledVersion00, readTraceParent } from './propagation.js';
 import { keyMatches, SPAN_KEY } from './span-context.js';
 import { recordWorkDurationOf } from './work-duration.js';
-import { baseAttrs, eventAttrs, failSpan } from './work-spans.js';
+import { baseAttrs, eventAttrs, failSpan, ownEvent, span0 } from './work-spans.js';
 import type { BaseAttrs } from './work-spans.js';
 
 /** The fields of a claimed item an attempt reads. */
@@ -51,22 +51,12 @@ export interface AttemptItem {
 
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
-const INVALID: SpanContext = Object.freeze({
-  traceId: '0'.repeat(32),
-  spanId: '0'.repeat(16),
-  traceFlags: 0,
-});
 
-function isPermanent(error: unknown): boolean {
+/** Whether a handler's error asks for no retry (`PermanentFailure`, by its code). */
+export function isPermanent(error: unknown): boolean {
   return (
     typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PERMANENT_FAILURE'
   );
-}
-
-/** A lifecycle event on a work span: trusted on a direct span, an ordinary event otherwise. */
-function lifecycleEvent(span: Span, from: string, to: string, time?: number): void {
-  if (span instanceof DirectSpan) span.addTrustedEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to), time);
-  else span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to));
 }
 
 /**
@@ -148,7 +138,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
         this.#enqueue(this);
         return;
       }
-      lifecycleEvent(span, 'running', to);
+      ownEvent(span, 'running', to);
       span.setAttribute(WorkAttr.outcome, outcome);
       if (error !== undefined) failSpan(span, error);
       span.end();
@@ -196,9 +186,9 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
         undefined,
         this.#start,
       );
-      lifecycleEvent(span, 'queued', 'running', this.#start);
+      ownEvent(span, 'queued', 'running', this.#start);
     } catch {
-      span = trace.wrapSpanContext(INVALID);
+      span = span0();
     }
     this.#span = span;
     return span;

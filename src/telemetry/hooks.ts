@@ -2,7 +2,7 @@
 // accept (`WorkTracing`, the worker's `attempt` hook, `MemoryTelemetry`). They are typed
 // structurally so telemetry stays a leaf module that imports nothing from its callers.
 import { context as otelContext } from '@opentelemetry/api';
-import { startLazyAttempt } from './attempt-span.js';
+import { isPermanent, startLazyAttempt } from './attempt-span.js';
 import { withMemorySpan } from './memory-spans.js';
 import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
@@ -95,12 +95,6 @@ export interface ClaimedItemLike {
   maxAttempts: number;
   msgId: bigint | number | string;
   headers: unknown;
-}
-
-function isPermanent(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PERMANENT_FAILURE'
-  );
 }
 
 /**

@@ -55,7 +55,8 @@ export interface WorkProducerSpan {
   end(error?: unknown): void;
 }
 
-function span0(): Span {
+/** A non-recording span of the invalid context (what telemetry falls back to on a fault). */
+export function span0(): Span {
   return trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
 }
 
@@ -91,9 +92,12 @@ export function eventAttrs(from: string, to: string): Attributes {
   return attrs;
 }
 
-/** A lifecycle event on one of animus's own work spans (its attributes are trusted). */
-function ownEvent(span: Span, from: string, to: string): void {
-  if (span instanceof DirectSpan) span.addTrustedEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to));
+/**
+ * A lifecycle event on one of animus's own work spans (its attributes are trusted), at `time`
+ * (epoch ms; default now) on a direct span.
+ */
+export function ownEvent(span: Span, from: string, to: string, time?: number): void {
+  if (span instanceof DirectSpan) span.addTrustedEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to), time);
   else span.addEvent(WORK_TRANSITION_EVENT, eventAttrs(from, to));
 }
 
