@@ -1,11 +1,12 @@
-// The batch queue of direct work spans (direct-spans.ts) when they are encoded on the main
-// thread: each span is encoded to OTLP/protobuf as it ends and only its bytes are kept until
-// the batch goes out, so the span object is garbage at once instead of living in the batch
-// processor's queue until the next export (and being copied by every garbage collection it
-// survives). Batching follows the SDK's BatchSpanProcessor with the same settings: a batch
-// leaves when it is full or after the schedule delay, one export at a time, sampled spans
-// only, spans beyond the queue size dropped (and reported as the SDK reports them); flush and
-// shutdown send everything. Never throws into the work path.
+// The batch queue of direct work spans (direct-spans.ts, attempt-span.ts) when they are encoded
+// on the main thread: ended spans wait as they are and are encoded to OTLP/protobuf together
+// when their batch leaves, off the work path (a full batch at the next turn of the event loop,
+// after the work that ended it; the rest after the schedule delay), so the span's end costs a
+// push; the bytes of encoded spans wait for a send in progress. Batching follows the SDK's
+// BatchSpanProcessor with the same settings: a batch leaves when it is full or after the
+// schedule delay, one export at a time, sampled spans only, spans beyond the queue size dropped
+// (and reported as the SDK reports them); flush and shutdown send everything. Never throws into
+// the work path.
 import { diag, TraceFlags } from '@opentelemetry/api';
 import { globalErrorHandler } from '@opentelemetry/core';
 import type { DirectSpanEncoder, EncodableSpan } from './direct-span-encoder.js';
@@ -56,8 +57,9 @@ export class DirectSpanQueue {
   #dropped = 0;
   #shutdown = false;
   /**
-   * Ended spans not encoded yet: encoded together once the work path yields (setImmediate), so
-   * that a batch of attempts settles before its spans are encoded, not after.
+   * Ended spans not encoded yet. They are encoded when a batch leaves: at the turn of the event
+   * loop after a full batch gathered (so that the work that ended them settles first), when the
+   * schedule delay runs out, or on a flush — once per batch, not once per span.
    */
   #ended: EncodableSpan[] = [];
   #encodeScheduled = false;
@@ -101,18 +103,21 @@ export class DirectSpanQueue {
         this.#dropped = 0;
       }
       this.#ended.push(span);
-      if (!this.#encodeScheduled) {
-        this.#encodeScheduled = true;
-        setImmediate(this.#encodeEnded);
-      }
+      this.#maybeStart();
     } catch (error) {
       diag.error('direct span queue: could not take a span', error);
     }
   }
 
-  /** Encodes the ended spans into the waiting bytes (the immediate, and every flush, call it). */
+  /** The turn after a full batch gathered: its spans are encoded and it leaves. */
   readonly #encodeEnded = (): void => {
     this.#encodeScheduled = false;
+    this.#encodePending();
+    this.#maybeStart();
+  };
+
+  /** Encodes the ended spans into the waiting bytes. */
+  #encodePending(): void {
     const ended = this.#ended;
     if (ended.length === 0) return;
     this.#ended = [];
@@ -134,8 +139,7 @@ export class DirectSpanQueue {
         diag.error('direct span queue: could not encode a span', error);
       }
     }
-    this.#maybeStart();
-  };
+  }
 
   /** Sends every waiting span; resolves once the exports have been handed over. */
   forceFlush(): Promise<void> {
@@ -172,8 +176,8 @@ export class DirectSpanQueue {
   }
 
   #flushAll(): Promise<void> {
-    this.#encodeEnded();
-    const batches = Math.ceil(this.size / this.#o.maxExportBatchSize);
+    this.#encodePending();
+    const batches = Math.ceil(this.#encoded / this.#o.maxExportBatchSize);
     const sends: Array<Promise<void>> = [];
     for (let i = 0; i < batches; i++) sends.push(this.#flushOne());
     return Promise.all(sends).then(() => undefined);
@@ -182,6 +186,7 @@ export class DirectSpanQueue {
   /** Sends the first batch of waiting spans. */
   #flushOne(): Promise<void> {
     this.#clearTimer();
+    this.#encodePending();
     const count = Math.min(this.#encoded, this.#o.maxExportBatchSize);
     if (count === 0) return Promise.resolve();
     const start = this.#head;
@@ -229,8 +234,12 @@ export class DirectSpanQueue {
 
   #maybeStart(): void {
     if (this.#exporting) return;
-    if (this.#encoded >= this.#o.maxExportBatchSize) {
-      this.#export();
+    if (this.size >= this.#o.maxExportBatchSize) {
+      if (this.#ended.length === 0) this.#export();
+      else if (!this.#encodeScheduled) {
+        this.#encodeScheduled = true;
+        setImmediate(this.#encodeEnded);
+      }
       return;
     }
     if (this.#timer !== undefined) return;
@@ -245,10 +254,12 @@ export class DirectSpanQueue {
       .catch(globalErrorHandler)
       .finally(() => {
         this.#exporting = false;
-        if (this.#encoded > 0) {
-          this.#clearTimer();
-          this.#maybeStart();
-        }
+        if (this.size === 0) return;
+        this.#clearTimer();
+        // A full batch waiting when an export ends leaves now, as in the SDK's processor (this
+        // is the export's callback, not the work path: its spans are encoded here).
+        if (this.size >= this.#o.maxExportBatchSize) this.#export();
+        else this.#maybeStart();
       });
   }
 

@@ -1,8 +1,8 @@
-// The queue of direct work spans (direct-span-queue.ts), encoded at the turn of the event loop
-// after they end: the requests it sends are the bytes the SDK's protobuf serializer writes for
-// the same spans, and it batches as the SDK's BatchSpanProcessor does (full batches at once —
-// here at that turn —, the rest after the delay, one export at a time, unsampled spans left
-// out, spans past the queue size dropped, flush and shutdown sending everything).
+// The queue of direct work spans (direct-span-queue.ts), encoded when their batch leaves: the
+// requests it sends are the bytes the SDK's protobuf serializer writes for the same spans, and
+// it batches as the SDK's BatchSpanProcessor does (full batches at once — here at the next turn
+// of the event loop —, the rest after the delay, one export at a time, unsampled spans left out,
+// spans past the queue size dropped, flush and shutdown sending everything).
 import { ROOT_CONTEXT, SpanKind, TraceFlags } from '@opentelemetry/api';
 import type { SpanContext } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
