@@ -186,8 +186,8 @@ export class DirectSpanEncoder {
 
   /**
    * One span's entry in `ScopeSpans.spans`: a view of the work buffer, valid until the next
-   * call. For spans encoded as they end and sent later in a
-   * request made by {@link wrap}.
+   * call. For spans encoded one at a time and sent together in a request made by
+   * {@link wrap}.
    */
   encodeSpan(span: EncodableSpan): Uint8Array {
     return this.#buf.subarray(0, this.encodeSpanInPlace(span));

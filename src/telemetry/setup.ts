@@ -354,8 +354,8 @@ export async function initTelemetry(
         exporterModule: createRequire(import.meta.url).resolve(exporterModule),
         exporterConfig: { ...targets.traces },
       });
-      // Direct work spans (protobuf only) are encoded as they end, into a queue with the batch
-      // processor's settings (direct-span-queue.ts).
+      // Direct work spans (protobuf only) are encoded on this thread when their batch leaves,
+      // in a queue with the batch processor's settings (direct-span-queue.ts).
       if (protocols.traces === 'http/protobuf') {
         const [{ DirectSpanQueue }, { DirectSpanEncoder }] = await Promise.all([
           import('./direct-span-queue.js'),

@@ -414,7 +414,7 @@ export class ThreadedSpanExporter implements SpanExporter {
  * `forceFlush` also waits for the exporter, so a flush returns only after the spans were sent:
  * the batch processor alone only waits for `export` callbacks, which this exporter gives before
  * the HTTP request completes. With a {@link DirectSpanQueue}, animus's direct work spans go to
- * that queue (encoded as they end) instead of the batch processor.
+ * that queue (encoded there when their batch leaves) instead of the batch processor.
  */
 export class FlushingSpanProcessor implements SpanProcessor {
   readonly #processor: SpanProcessor;
