@@ -36,18 +36,7 @@ import { keyMatches, SPAN_KEY } from './span-context.js';
 import { recordWorkDurationOf } from './work-duration.js';
 import { baseAttrs, eventAttrs, failSpan, ownEvent, span0 } from './work-spans.js';
 import type { BaseAttrs } from './work-spans.js';
-
-/** The fields of a claimed item an attempt reads. */
-export interface AttemptItem {
-  id: string;
-  queue: string;
-  workType: string;
-  /** This attempt's number (1 for the first). */
-  attempts: number;
-  maxAttempts: number;
-  msgId: bigint | number | string;
-  headers: unknown;
-}
+import type { ClaimedItemLike } from './hooks.js';
 
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
@@ -90,7 +79,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   constructor(
     sink: DirectSpanSink,
     enqueue: (span: EncodableSpan) => void,
-    item: AttemptItem,
+    item: ClaimedItemLike,
     traceparent: string,
     parentContext: Context,
   ) {
@@ -315,7 +304,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
  * The lazy attempt for `item`, when the setup and its headers allow one (see the module
  * comment); `undefined` otherwise, for the caller to start a DirectSpan or SDK span instead.
  */
-export function startLazyAttempt(item: AttemptItem): LazyAttemptSpan | undefined {
+export function startLazyAttempt(item: ClaimedItemLike): LazyAttemptSpan | undefined {
   const sink = directSpanSink();
   const enqueue = sink?.enqueue;
   if (enqueue === undefined || !keyMatches || !sink!.w3cPropagation || sink!.sampler !== undefined)

@@ -140,6 +140,8 @@ class TracedAttempt extends ConsumerSpan {
  * Span events record `queued → running` and where the handler's result sends the item
  * (`completed`; on a throw `queued` for a retry while attempts remain, else `dead`);
  * `animus.work.duration` gets the attempt's time with outcome `completed`, `retry` or `dead`.
+ * Under animus's own SDK setup the usual attempt is recorded lazily (attempt-span.ts): one
+ * object until the handler asks for its span; the exported span is the same.
  */
 export function traceWorkAttempts(item: ClaimedItemLike): {
   run<A extends unknown[], R>(handler: (...args: A) => R, ...args: A): R;
