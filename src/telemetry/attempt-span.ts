@@ -305,17 +305,22 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
  * comment); `undefined` otherwise, for the caller to start a DirectSpan or SDK span instead.
  */
 export function startLazyAttempt(item: ClaimedItemLike): LazyAttemptSpan | undefined {
-  const sink = directSpanSink();
-  const enqueue = sink?.enqueue;
-  if (enqueue === undefined || !keyMatches || !sink!.w3cPropagation || sink!.sampler !== undefined)
+  try {
+    const sink = directSpanSink();
+    const enqueue = sink?.enqueue;
+    if (sink === undefined || enqueue === undefined) return undefined;
+    if (!keyMatches || !sink.w3cPropagation || sink.sampler !== undefined) return undefined;
+    const headers = item.headers as Record<string, unknown> | null | undefined;
+    if (typeof headers !== 'object' || headers === null) return undefined;
+    const traceparent = headers.traceparent;
+    if (!isSampledVersion00(traceparent)) return undefined;
+    const state = headers.tracestate;
+    if (typeof state === 'string' && state !== '') return undefined;
+    const active = otelContext.active();
+    if (sink.suppressed(active)) return undefined;
+    return new LazyAttemptSpan(sink, enqueue, item, traceparent, active);
+  } catch {
+    // Telemetry never throws into the worker: the caller records the attempt the other way.
     return undefined;
-  const headers = item.headers as Record<string, unknown> | null | undefined;
-  if (typeof headers !== 'object' || headers === null) return undefined;
-  const traceparent = headers.traceparent;
-  if (!isSampledVersion00(traceparent)) return undefined;
-  const state = headers.tracestate;
-  if (typeof state === 'string' && state !== '') return undefined;
-  const active = otelContext.active();
-  if (sink!.suppressed(active)) return undefined;
-  return new LazyAttemptSpan(sink!, enqueue, item, traceparent, active);
+  }
 }

@@ -242,6 +242,24 @@ describe('lazy attempts', () => {
   });
 });
 
+describe('lazy attempts and a broken pipeline', () => {
+  it('a sink that throws costs the attempt its span, never its handler or outcome', async () => {
+    const { sink } = pipeline();
+    setDirectSpanSink({
+      ...sink,
+      suppressed: () => {
+        throw new Error('broken sink');
+      },
+    });
+    let ran = false;
+    const scope = await attempt(item({ traceparent: traceparent() }), () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+    expect(scope).not.toBeInstanceOf(LazyAttemptSpan);
+  });
+});
+
 describe('lazy attempts under initTelemetry', () => {
   it('a submit, a lazy attempt and a child span of another attempt arrive as one trace', async () => {
     resetOtelApi();
