@@ -160,8 +160,6 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     let span = this.#span;
     if (span !== undefined) return span;
     try {
-      const own: Attributes = { [WorkAttr.id]: this.#workId, [WorkAttr.attempt]: this.#attempt };
-      own[MessagingAttr.messageId] = this.#messageId;
       const base = this.#base;
       span = startDirectSpan(
         this.#sink,
@@ -171,7 +169,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
         readTraceParent({ traceparent: this.#traceparent }),
         base.attributes,
         base.count,
-        own,
+        this.#ownAttributes(),
         undefined,
         this.#start,
       );
@@ -181,6 +179,18 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     }
     this.#span = span;
     return span;
+  }
+
+  /**
+   * The attempt's own attributes in the order a DirectSpan of it keeps them (the outcome is set
+   * at its end): the lazy and the taken-over span must encode alike.
+   */
+  #ownAttributes(): Attributes {
+    return {
+      [WorkAttr.id]: this.#workId,
+      [WorkAttr.attempt]: this.#attempt,
+      [MessagingAttr.messageId]: this.#messageId,
+    };
   }
 
   /** The span to act on: the one that took over, or, while running, a new one; none once ended. */
@@ -276,12 +286,9 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     f.startTime = start;
     f.endTime = end;
     f.base = this.#base.attributes;
-    f.own = {
-      [WorkAttr.id]: this.#workId,
-      [WorkAttr.attempt]: this.#attempt,
-      [MessagingAttr.messageId]: this.#messageId,
-      [WorkAttr.outcome]: this.#outcome,
-    };
+    const own = this.#ownAttributes();
+    own[WorkAttr.outcome] = this.#outcome;
+    f.own = own;
     f.droppedAttributes = 0;
     f.events = [
       WORK_TRANSITION_EVENT,

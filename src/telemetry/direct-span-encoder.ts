@@ -696,17 +696,10 @@ export class DirectSpanEncoder {
       this.#buf[at] = length;
       return;
     }
-    let size = 1;
-    for (let v = length; v > 0x7f; v = Math.floor(v / 128)) size++;
+    const size = varintSize(length);
     this.#ensure(size - 1);
     this.#buf.copyWithin(at + size, at + 1, this.#pos);
     this.#pos += size - 1;
-    let v = length;
-    let p = at;
-    while (v > 0x7f) {
-      this.#buf[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.#buf[p] = v;
+    writeVarint(this.#buf, at, length);
   }
 }

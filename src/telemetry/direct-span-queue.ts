@@ -83,7 +83,7 @@ export class DirectSpanQueue {
     return this.#ends.length - this.#first;
   }
 
-  /** Takes an ended span (its bytes; unsampled spans are left out, as the SDK leaves them). */
+  /** Takes an ended span (encoded when its batch leaves; unsampled spans are left out, as the SDK leaves them). */
   add(span: QueueableSpan): void {
     if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     this.addSampled(span);
