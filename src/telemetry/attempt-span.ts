@@ -41,6 +41,21 @@ import type { ClaimedItemLike } from './hooks.js';
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
 
+/**
+ * What `fillFields` hands the encoder, rewritten for every lazy attempt: the encoder reads the
+ * fields at once (it is not reentrant), so one set of objects serves every span it writes.
+ */
+const FILL = {
+  context: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED } as SpanContext,
+  parent: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED, isRemote: true } as SpanContext,
+  // The own attributes in a DirectSpan's order (#ownAttributes, then the outcome at the end).
+  own: { [WorkAttr.id]: '', [WorkAttr.attempt]: 0, [MessagingAttr.messageId]: '', [WorkAttr.outcome]: '' } as Record<
+    string,
+    AttributeValue
+  >,
+  events: [WORK_TRANSITION_EVENT, 0, undefined, 0, WORK_TRANSITION_EVENT, 0, undefined, 0] as unknown[],
+};
+
 /** Whether a handler's error asks for no retry (`PermanentFailure`, by its code). */
 export function isPermanent(error: unknown): boolean {
   return (
@@ -273,12 +288,21 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     return this.#sink.scope;
   }
 
-  /** The fields a DirectSpan of this attempt would hand over (see `DirectSpan.fillFields`). */
+  /**
+   * The fields a DirectSpan of this attempt would hand over (see `DirectSpan.fillFields`), in
+   * objects shared by every lazy attempt: valid until the next attempt's `fillFields`.
+   */
   fillFields(f: DirectSpanFields): void {
     const tp = this.#traceparent;
     const traceId = tp.slice(3, 35);
-    f.context = { traceId, spanId: this.#ownSpanId(), traceFlags: TraceFlags.SAMPLED };
-    f.parent = { traceId, spanId: tp.slice(36, 52), traceFlags: TraceFlags.SAMPLED, isRemote: true };
+    const ctx = FILL.context as { traceId: string; spanId: string };
+    ctx.traceId = traceId;
+    ctx.spanId = this.#ownSpanId();
+    f.context = FILL.context;
+    const parent = FILL.parent as { traceId: string; spanId: string };
+    parent.traceId = traceId;
+    parent.spanId = tp.slice(36, 52);
+    f.parent = FILL.parent;
     f.name = this.#base.name;
     f.kind = SpanKind.CONSUMER;
     const start = this.#start;
@@ -286,20 +310,19 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     f.startTime = start;
     f.endTime = end;
     f.base = this.#base.attributes;
-    const own = this.#ownAttributes();
+    const own = FILL.own;
+    own[WorkAttr.id] = this.#workId;
+    own[WorkAttr.attempt] = this.#attempt;
+    own[MessagingAttr.messageId] = this.#messageId;
     own[WorkAttr.outcome] = this.#outcome;
     f.own = own;
     f.droppedAttributes = 0;
-    f.events = [
-      WORK_TRANSITION_EVENT,
-      start,
-      eventAttrs('queued', 'running'),
-      0,
-      WORK_TRANSITION_EVENT,
-      end,
-      eventAttrs('running', this.#to),
-      0,
-    ];
+    const events = FILL.events;
+    events[1] = start;
+    events[2] = eventAttrs('queued', 'running');
+    events[5] = end;
+    events[6] = eventAttrs('running', this.#to);
+    f.events = events;
     f.droppedEvents = 0;
     f.links = NO_LINKS;
     f.droppedLinks = 0;
