@@ -158,10 +158,11 @@ const TRACING_WHY =
   'duration point, encoded to OTLP/protobuf on the main thread, sent by the export thread and ' +
   'received by a receiver on the same two cores. An attempt nobody asks about is one object until ' +
   'its batch has settled (attempt-span.ts), spans are encoded at the next turn of the event loop, ' +
-  'and a request is written once into a reused buffer; what is left is about 6.6-12.3 µs of main-thread ' +
-  'time per batched attempt, 2 µs on the export thread (HTTP) and 2-3 µs in the receiver, on two ' +
-  'cores that Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by ' +
-  'up to 20 points: compare several runs (README.md, Telemetry, "What it costs").';
+  'and a request is written once into a reused buffer; what is left is about 7-10.6 µs of main-thread ' +
+  'time per batched attempt (async hooks of the context manager included: the off side runs ' +
+  'without it), 2 µs on the export thread (HTTP) and 2-3 µs in the receiver, on two cores that ' +
+  'Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by up to 40 ' +
+  'points: compare several runs (README.md, Telemetry, "What it costs").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
