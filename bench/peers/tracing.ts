@@ -241,7 +241,9 @@ export async function runTracingRows(
   // whose AsyncLocalStorage, once used, makes every promise and timer of the process pay an
   // async hook (1.6 µs per batched item here). The manager is taken away for off runs and put
   // back for on runs.
-  const contextManager = (context as unknown as { _getContextManager(): ContextManager })._getContextManager();
+  const contextManager = (
+    context as unknown as { _getContextManager(): ContextManager }
+  )._getContextManager();
   let contextSide: 'on' | 'off' = 'on';
   const contextFor = (side: 'on' | 'off') => {
     if (side === contextSide) return;

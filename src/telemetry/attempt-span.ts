@@ -49,10 +49,12 @@ const FILL = {
   context: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED } as SpanContext,
   parent: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED, isRemote: true } as SpanContext,
   // The own attributes in a DirectSpan's order (#ownAttributes, then the outcome at the end).
-  own: { [WorkAttr.id]: '', [WorkAttr.attempt]: 0, [MessagingAttr.messageId]: '', [WorkAttr.outcome]: '' } as Record<
-    string,
-    AttributeValue
-  >,
+  own: {
+    [WorkAttr.id]: '',
+    [WorkAttr.attempt]: 0,
+    [MessagingAttr.messageId]: '',
+    [WorkAttr.outcome]: '',
+  } as Record<string, AttributeValue>,
   events: [WORK_TRANSITION_EVENT, 0, undefined, 0, WORK_TRANSITION_EVENT, 0, undefined, 0] as unknown[],
 };
 
