@@ -161,7 +161,7 @@ const TRACING_WHY =
   'and a request is written once into a reused buffer; what is left is about 7-10.6 µs of main-thread ' +
   'time per batched attempt (async hooks of the context manager included: the off side runs ' +
   'without it), 2 µs on the export thread (HTTP) and 2-3 µs in the receiver, on two cores that ' +
-  'Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by up to 40 ' +
+  'Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by up to 80 ' +
   'points: compare several runs (README.md, Telemetry, "What it costs").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
