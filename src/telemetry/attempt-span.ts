@@ -48,13 +48,8 @@ const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
 const FILL = {
   context: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED } as SpanContext,
   parent: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED, isRemote: true } as SpanContext,
-  // The own attributes in a DirectSpan's order (#ownAttributes, then the outcome at the end).
-  own: {
-    [WorkAttr.id]: '',
-    [WorkAttr.attempt]: 0,
-    [MessagingAttr.messageId]: '',
-    [WorkAttr.outcome]: '',
-  } as Record<string, AttributeValue>,
+  // Filled by #ownAttributes, then the outcome: its first use sets the keys' order.
+  own: {} as Record<string, AttributeValue>,
   events: [WORK_TRANSITION_EVENT, 0, undefined, 0, WORK_TRANSITION_EVENT, 0, undefined, 0] as unknown[],
 };
 
@@ -70,8 +65,8 @@ export function isPermanent(error: unknown): boolean {
  * calls `run`, then `completed` or `failed`.
  */
 export class LazyAttemptSpan implements Span, Context, EncodableSpan {
+  /** Its `enqueue` takes the attempt once it ended (startLazyAttempt checked it is there). */
   readonly #sink: DirectSpanSink;
-  readonly #enqueue: (span: EncodableSpan) => void;
   /** The context active when the attempt began: the parent of the handler's context. */
   readonly #parentContext: Context;
   readonly #traceparent: string;
@@ -93,15 +88,8 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   /** The span taking over once the handler's code used it. */
   #span: Span | undefined;
 
-  constructor(
-    sink: DirectSpanSink,
-    enqueue: (span: EncodableSpan) => void,
-    item: ClaimedItemLike,
-    traceparent: string,
-    parentContext: Context,
-  ) {
+  constructor(sink: DirectSpanSink, item: ClaimedItemLike, traceparent: string, parentContext: Context) {
     this.#sink = sink;
-    this.#enqueue = enqueue;
     this.#parentContext = parentContext;
     this.#traceparent = traceparent;
     this.#base = baseAttrs('process', item.queue, item.workType);
@@ -141,7 +129,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
       recordWorkDurationOf((end - this.#start) / 1000, this.#queue, this.#workType, outcome);
       if (span === undefined) {
         this.#end = end;
-        this.#enqueue(this);
+        this.#sink.enqueue?.(this);
         return;
       }
       ownEvent(span, 'running', to);
@@ -199,15 +187,14 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   }
 
   /**
-   * The attempt's own attributes in the order a DirectSpan of it keeps them (the outcome is set
-   * at its end): the lazy and the taken-over span must encode alike.
+   * The attempt's own attributes, written into `into`, in the order a DirectSpan of it keeps
+   * them (the outcome is set at its end): the lazy and the taken-over span must encode alike.
    */
-  #ownAttributes(): Attributes {
-    return {
-      [WorkAttr.id]: this.#workId,
-      [WorkAttr.attempt]: this.#attempt,
-      [MessagingAttr.messageId]: this.#messageId,
-    };
+  #ownAttributes(into: Record<string, AttributeValue> = {}): Record<string, AttributeValue> {
+    into[WorkAttr.id] = this.#workId;
+    into[WorkAttr.attempt] = this.#attempt;
+    into[MessagingAttr.messageId] = this.#messageId;
+    return into;
   }
 
   /** The span to act on: the one that took over, or, while running, a new one; none once ended. */
@@ -312,10 +299,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     f.startTime = start;
     f.endTime = end;
     f.base = this.#base.attributes;
-    const own = FILL.own;
-    own[WorkAttr.id] = this.#workId;
-    own[WorkAttr.attempt] = this.#attempt;
-    own[MessagingAttr.messageId] = this.#messageId;
+    const own = this.#ownAttributes(FILL.own);
     own[WorkAttr.outcome] = this.#outcome;
     f.own = own;
     f.droppedAttributes = 0;
@@ -339,8 +323,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
 export function startLazyAttempt(item: ClaimedItemLike): LazyAttemptSpan | undefined {
   try {
     const sink = directSpanSink();
-    const enqueue = sink?.enqueue;
-    if (sink === undefined || enqueue === undefined) return undefined;
+    if (sink?.enqueue === undefined) return undefined;
     if (!keyMatches || !sink.w3cPropagation || sink.sampler !== undefined) return undefined;
     const headers = item.headers as Record<string, unknown> | null | undefined;
     if (typeof headers !== 'object' || headers === null) return undefined;
@@ -350,7 +333,7 @@ export function startLazyAttempt(item: ClaimedItemLike): LazyAttemptSpan | undef
     if (typeof state === 'string' && state !== '') return undefined;
     const active = otelContext.active();
     if (sink.suppressed(active)) return undefined;
-    return new LazyAttemptSpan(sink, enqueue, item, traceparent, active);
+    return new LazyAttemptSpan(sink, item, traceparent, active);
   } catch {
     // Telemetry never throws into the worker: the caller records the attempt the other way.
     return undefined;

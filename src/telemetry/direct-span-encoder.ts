@@ -309,7 +309,12 @@ export class DirectSpanEncoder {
     const ev = f.events;
     for (let i = 0; i < ev.length; i += 4) {
       if (typeof ev[i + 1] === 'number' && ev[i + 3] === 0 && this.#cachedEvent(ev, i)) continue;
-      this.#event(ev, i);
+      this.#event(
+        ev[i] as string,
+        ev[i + 1] as number | HrTime,
+        ev[i + 2] as Attributes,
+        ev[i + 3] as number,
+      );
     }
     this.#tag(12, WIRE_VARINT);
     this.#varint(f.droppedEvents);
@@ -358,24 +363,11 @@ export class DirectSpanEncoder {
     if (cached === undefined || cached.name !== name) {
       if (this.#setCount >= CACHE_LIMIT) return false;
       const from = this.#pos;
-      this.#tag(11, WIRE_LEN);
-      const event = this.#open();
-      this.#tag(1, WIRE_FIXED64);
-      const timeAt = this.#pos - from;
-      this.#time(0);
-      this.#tag(2, WIRE_LEN);
-      this.#cachedString(name);
-      this.#attributes(attributes, 3);
-      this.#tag(4, WIRE_VARINT);
-      this.#varint(0);
-      const open = this.#pos;
-      this.#close(event);
-      // A length of two bytes or more moved the time along.
-      cached = {
-        name,
-        bytes: Buffer.from(this.#buf.subarray(from, this.#pos)),
-        timeAt: timeAt + this.#pos - open,
-      };
+      this.#event(name, 0, attributes, 0);
+      // The time follows the event's tag, its length (a varint) and the time's tag.
+      let timeAt = 1;
+      while ((this.#buf[from + timeAt]! & 0x80) !== 0) timeAt++;
+      cached = { name, bytes: Buffer.from(this.#buf.subarray(from, this.#pos)), timeAt: timeAt + 2 };
       this.#eventCache.set(attributes, cached);
       this.#setCount++;
       this.#pos = from;
@@ -386,17 +378,17 @@ export class DirectSpanEncoder {
     return true;
   }
 
-  /** One event, field by field (`#span`'s loop body). */
-  #event(ev: readonly unknown[], i: number): void {
+  /** One event (field 11 of a span), field by field. */
+  #event(name: string, time: number | HrTime, attributes: Attributes, dropped: number): void {
     this.#tag(11, WIRE_LEN);
     const event = this.#open();
     this.#tag(1, WIRE_FIXED64);
-    this.#time(ev[i + 1] as number | HrTime);
+    this.#time(time);
     this.#tag(2, WIRE_LEN);
-    this.#cachedString(ev[i] as string);
-    this.#attributes(ev[i + 2] as Attributes, 3);
+    this.#cachedString(name);
+    this.#attributes(attributes, 3);
     this.#tag(4, WIRE_VARINT);
-    this.#varint(ev[i + 3] as number);
+    this.#varint(dropped);
     this.#close(event);
   }
 

@@ -102,15 +102,31 @@ function nonZeroHex(s: string, from: number, to: number): boolean {
 }
 
 /**
- * The common `traceparent` (version 00, exactly 55 characters, no surrounding space) read
- * without the general pattern, as a remote span context; `undefined` for anything else, which
- * then goes to the W3C propagator's own parser.
+ * Whether `s` is the common `traceparent`: version 00, exactly 55 characters, no surrounding
+ * space, lowercase hex ids that are not all zeros, two hex digits of flags.
+ */
+function isVersion00(s: string): boolean {
+  return (
+    s.length === 55 &&
+    s.charCodeAt(0) === 48 &&
+    s.charCodeAt(1) === 48 &&
+    s.charCodeAt(2) === 45 &&
+    s.charCodeAt(35) === 45 &&
+    s.charCodeAt(52) === 45 &&
+    nonZeroHex(s, 3, 35) &&
+    nonZeroHex(s, 36, 52) &&
+    isLowerHex(s.charCodeAt(53)) &&
+    isLowerHex(s.charCodeAt(54))
+  );
+}
+
+/**
+ * The common `traceparent` ({@link isVersion00}) read without the general pattern, as a remote
+ * span context; `undefined` for anything else, which then goes to the W3C propagator's own
+ * parser.
  */
 function parseVersion00(s: string): SpanContext | undefined {
-  if (s.length !== 55 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 48) return undefined;
-  if (s.charCodeAt(2) !== 45 || s.charCodeAt(35) !== 45 || s.charCodeAt(52) !== 45) return undefined;
-  if (!nonZeroHex(s, 3, 35) || !nonZeroHex(s, 36, 52)) return undefined;
-  if (!isLowerHex(s.charCodeAt(53)) || !isLowerHex(s.charCodeAt(54))) return undefined;
+  if (!isVersion00(s)) return undefined;
   return {
     traceId: s.slice(3, 35),
     spanId: s.slice(36, 52),
@@ -126,18 +142,9 @@ function parseVersion00(s: string): SpanContext | undefined {
 export function isSampledVersion00(s: unknown): s is string {
   return (
     typeof s === 'string' &&
-    s.length === 55 &&
-    s.charCodeAt(0) === 48 &&
-    s.charCodeAt(1) === 48 &&
-    s.charCodeAt(2) === 45 &&
-    s.charCodeAt(35) === 45 &&
-    s.charCodeAt(52) === 45 &&
-    isLowerHex(s.charCodeAt(53)) &&
-    isLowerHex(s.charCodeAt(54)) &&
+    isVersion00(s) &&
     // The sampled flag is the low bit of the last digit ('1' is 49, 'b' is 98: odd digits).
-    (s.charCodeAt(54) & 1) === (s.charCodeAt(54) <= 57 ? 1 : 0) &&
-    nonZeroHex(s, 3, 35) &&
-    nonZeroHex(s, 36, 52)
+    (s.charCodeAt(54) & 1) === (s.charCodeAt(54) <= 57 ? 1 : 0)
   );
 }
 
