@@ -25,10 +25,10 @@ import { rawPgmq } from './peers/raw-pgmq.js';
 import { renderReport, type SystemResults } from './peers/report.js';
 import { DEFAULTS, type RowConfig, type RowName, type RowResult, runAll, runRow } from './peers/rows.mjs';
 import { runTracingRows, type TracingResult } from './peers/tracing.js';
+import { admin, url } from './lib/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const SERVER = (process.env.ANIMUS_BENCH_SERVER || 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
 const ONLY = new Set(
   (process.env.ANIMUS_BENCH_ONLY || 'animus,pgmq,pg-boss,graphile-worker,tracing').split(','),
 );
@@ -66,17 +66,6 @@ const DB = {
 } as const;
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-const url = (db: string) => `${SERVER}/${db}`;
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url('postgres') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** Drops and recreates the scratch databases (names are constants above, safe to interpolate). */
 async function recreateDatabases(create: boolean): Promise<void> {
