@@ -126,7 +126,7 @@ describe('DirectSpanQueue', () => {
     await turn();
     expect(sent.map((s) => s.count)).toEqual([10]);
     sent[0]!.done();
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(sent.map((s) => s.count)).toEqual([10, 10]);
     // Each request holds its own spans, in order.
     expect(Buffer.from(sent[1]!.bytes).equals(sdkBytes(ended.slice(10, 20)))).toBe(true);
@@ -152,7 +152,7 @@ describe('DirectSpanQueue', () => {
     expect(sent.map((s) => s.count)).toEqual([10]);
     expect(queue.size).toBe(20);
     sent[0]!.done();
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(sent.map((s) => s.count)).toEqual([10, 10]);
     expect(queue.size).toBe(10);
     end(1);
@@ -180,7 +180,7 @@ describe('DirectSpanQueue', () => {
     q.end(5);
     await turn();
     q.sent[0]!.done(new Error('receiver down'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     q.end(3);
     const closing = q.queue.shutdown();
     expect(q.sent.map((s) => s.count)).toEqual([5, 3]);
