@@ -1,8 +1,9 @@
-// OTLP/protobuf encoding of direct work spans (direct-spans.ts) on the main thread, into one
-// reused buffer: each span's entry as it ends (`encodeSpan`), then an `ExportTraceServiceRequest`
-// around a batch of them (`wrap`) with the bytes the SDK's protobuf serializer writes for the
-// same spans (same fields, order and rules), so the export thread only sends it.
-// It is cheaper than handing the spans to the thread and encoding them there because animus's
+// OTLP/protobuf encoding of direct work spans (direct-spans.ts, attempt-span.ts) on the main
+// thread, into one reused buffer: each span's entry when its batch leaves the queue
+// (`encodeSpanInPlace`, direct-span-queue.ts), then an `ExportTraceServiceRequest` around the
+// batch (`wrap`) with the bytes the SDK's protobuf serializer writes for the same spans (same
+// fields, order and rules), so the export thread only sends it.
+// It is cheaper than handing whole spans to the thread and encoding them there because animus's
 // spans repeat most of their content: the constant attribute sets and event attributes are
 // frozen objects shared between spans, encoded once and copied afterwards, and names and keys
 // are kept encoded too. Field numbers are those of opentelemetry/proto's trace.proto.
