@@ -5,17 +5,11 @@
 // the span the handler sees. It keeps the item's ids and the attempt's start and end; span
 // context, attribute objects and events are made only when the handler's code asks for the
 // span (a DirectSpan with the same start then takes over), or, for an attempt nobody asked
-// about, when it is encoded after its batch has settled. Exporters see the same span either way.
+// about, when it is encoded after its batch has settled (on the export thread, from a record:
+// attempt-record.ts, or here). Exporters see the same span either way.
 // Anything else (a custom sampler, trace state, no or unsampled parent) takes the DirectSpan
 // from the start (hooks.ts). Never throws into the work path.
-import {
-  context as otelContext,
-  diag,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  TraceFlags,
-} from '@opentelemetry/api';
+import { context as otelContext, diag, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import type {
   Attributes,
   AttributeValue,
@@ -27,31 +21,18 @@ import type {
   SpanStatus,
   TimeInput,
 } from '@opentelemetry/api';
+import { fillAttemptFields, writeAttemptRecord, writeOwnAttributes } from './attempt-record.js';
+import type { RecordTable } from './attempt-record.js';
 import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
 import { directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
 import type { DirectSpanSink } from './direct-spans.js';
-import { MessagingAttr, WORK_TRANSITION_EVENT, WorkAttr } from './names.js';
+import { WorkAttr } from './names.js';
 import { isSampledVersion00, readTraceParent } from './propagation.js';
 import { keyMatches, SPAN_KEY } from './span-context.js';
 import { recordWorkDurationOf } from './work-duration.js';
 import { baseAttrs, eventAttrs, failSpan, ownEvent, span0 } from './work-spans.js';
 import type { BaseAttrs } from './work-spans.js';
 import type { ClaimedItemLike } from './hooks.js';
-
-const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
-const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
-
-/**
- * What `fillFields` hands the encoder, rewritten for every lazy attempt: the encoder reads the
- * fields at once (it is not reentrant), so one set of objects serves every span it writes.
- */
-const FILL = {
-  context: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED } as SpanContext,
-  parent: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED, isRemote: true } as SpanContext,
-  // Filled by #ownAttributes, then the outcome: its first use sets the keys' order.
-  own: {} as Record<string, AttributeValue>,
-  events: [WORK_TRANSITION_EVENT, 0, undefined, 0, WORK_TRANSITION_EVENT, 0, undefined, 0] as unknown[],
-};
 
 /** Whether a handler's error asks for no retry (`PermanentFailure`, by its code). */
 export function isPermanent(error: unknown): boolean {
@@ -186,15 +167,9 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     return span;
   }
 
-  /**
-   * The attempt's own attributes, written into `into`, in the order a DirectSpan of it keeps
-   * them (the outcome is set at its end): the lazy and the taken-over span must encode alike.
-   */
+  /** The attempt's own attributes (see `writeOwnAttributes`). */
   #ownAttributes(into: Record<string, AttributeValue> = {}): Record<string, AttributeValue> {
-    into[WorkAttr.id] = this.#workId;
-    into[WorkAttr.attempt] = this.#attempt;
-    into[MessagingAttr.messageId] = this.#messageId;
-    return into;
+    return writeOwnAttributes(into, this.#workId, this.#attempt, this.#messageId);
   }
 
   /** The span to act on: the one that took over, or, while running, a new one; none once ended. */
@@ -278,41 +253,46 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   }
 
   /**
-   * The fields a DirectSpan of this attempt would hand over (see `DirectSpan.fillFields`), in
+   * The fields a DirectSpan of this attempt would hand over (see `fillAttemptFields`), in
    * objects shared by every lazy attempt: valid until the next attempt's `fillFields`.
    */
   fillFields(f: DirectSpanFields): void {
-    const tp = this.#traceparent;
-    const traceId = tp.slice(3, 35);
-    const ctx = FILL.context as { traceId: string; spanId: string };
-    ctx.traceId = traceId;
-    ctx.spanId = this.#ownSpanId();
-    f.context = FILL.context;
-    const parent = FILL.parent as { traceId: string; spanId: string };
-    parent.traceId = traceId;
-    parent.spanId = tp.slice(36, 52);
-    f.parent = FILL.parent;
-    f.name = this.#base.name;
-    f.kind = SpanKind.CONSUMER;
-    const start = this.#start;
-    const end = this.#end < start ? start : this.#end;
-    f.startTime = start;
-    f.endTime = end;
-    f.base = this.#base.attributes;
-    const own = this.#ownAttributes(FILL.own);
-    own[WorkAttr.outcome] = this.#outcome;
-    f.own = own;
-    f.droppedAttributes = 0;
-    const events = FILL.events;
-    events[1] = start;
-    events[2] = eventAttrs('queued', 'running');
-    events[5] = end;
-    events[6] = eventAttrs('running', this.#to);
-    f.events = events;
-    f.droppedEvents = 0;
-    f.links = NO_LINKS;
-    f.droppedLinks = 0;
-    f.status = UNSET;
+    fillAttemptFields(
+      f,
+      this.#traceparent,
+      this.#ownSpanId(),
+      this.#start,
+      this.#end,
+      this.#base,
+      this.#workId,
+      this.#attempt,
+      this.#messageId,
+      this.#outcome,
+      eventAttrs('queued', 'running'),
+      eventAttrs('running', this.#to),
+    );
+  }
+
+  /**
+   * Appends the attempt's record (see `writeAttemptRecord`) for the export thread to encode;
+   * false when it cannot be a record (then it is encoded here, through `fillFields`).
+   */
+  writeRecord(out: unknown[], table: RecordTable): boolean {
+    return writeAttemptRecord(
+      out,
+      table,
+      this.#traceparent,
+      this.#ownSpanId(),
+      this.#start,
+      this.#end,
+      this.#base,
+      this.#workId,
+      this.#attempt,
+      this.#messageId,
+      this.#outcome,
+      eventAttrs('queued', 'running'),
+      eventAttrs('running', this.#to),
+    );
   }
 }
 

@@ -5,10 +5,14 @@
 // push; the bytes of encoded spans wait for a send in progress. Batching follows the SDK's
 // BatchSpanProcessor with the same settings: a batch leaves when it is full or after the
 // schedule delay, one export at a time, sampled spans only, spans beyond the queue size dropped
-// (and reported as the SDK reports them); flush and shutdown send everything. Never throws into
-// the work path.
+// (and reported as the SDK reports them); flush and shutdown send everything. With a record
+// sender that is ready, lazy attempts are not encoded here: each leaves as a record
+// (attempt-record.ts) and the export thread encodes its batch, in order with the spans encoded
+// here. Never throws into the work path.
 import { diag, TraceFlags } from '@opentelemetry/api';
 import { globalErrorHandler } from '@opentelemetry/core';
+import { RECORD_SIZE } from './attempt-record.js';
+import type { RecordBatch, RecordTable } from './attempt-record.js';
 import type { DirectSpanEncoder, EncodableSpan } from './direct-span-encoder.js';
 
 /** The batch processor's settings (`OTEL_BSP_*`). */
@@ -25,6 +29,21 @@ export type SendEncoded = (
   count: number,
   done: (error?: Error) => void,
 ) => void;
+
+/** Hands batches with records to the export thread (`ThreadedSpanExporter.sendRecords`). */
+export interface RecordSender {
+  /** Names the shared parts of records; its definitions go with the next batch sent. */
+  readonly table: RecordTable;
+  /** Whether the thread can encode records now (until then, everything is encoded here). */
+  isReady(): boolean;
+  /** Sends one batch; `done` gets an error when it failed. */
+  send(batch: RecordBatch, done: (error?: Error) => void): void;
+}
+
+/** A span that can also leave as a record (a lazy attempt): false when it cannot. */
+interface RecordableSpan extends EncodableSpan {
+  writeRecord?(out: unknown[], table: RecordTable): boolean;
+}
 
 /** A span the queue takes: encodable, with its trace flags. */
 export interface QueueableSpan extends EncodableSpan {
@@ -50,6 +69,14 @@ export class DirectSpanQueue {
   #length = 0;
   #ends: number[] = [];
   #first = 0;
+  /**
+   * Records of waiting spans that left as records (their entries in `bytes` are empty), in
+   * `records[recordHead…]`; `recordEnds` is where each waiting span's records end, beside `ends`.
+   */
+  #records: unknown[] = [];
+  #recordHead = 0;
+  #recordEnds: number[] = [];
+  readonly #recordSender: RecordSender | undefined;
   #resource: unknown;
   #scope: EncodableSpan['instrumentationScope'] | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -64,9 +91,15 @@ export class DirectSpanQueue {
   #ended: EncodableSpan[] = [];
   #encodeScheduled = false;
 
-  constructor(encoder: DirectSpanEncoder, send: SendEncoded, options: DirectSpanQueueOptions) {
+  constructor(
+    encoder: DirectSpanEncoder,
+    send: SendEncoded,
+    options: DirectSpanQueueOptions,
+    records?: RecordSender,
+  ) {
     this.#encoder = encoder;
     this.#send = send;
+    this.#recordSender = records;
     const maxQueueSize = Math.max(1, options.maxQueueSize);
     let maxExportBatchSize = Math.max(1, options.maxExportBatchSize);
     if (maxExportBatchSize > maxQueueSize) maxExportBatchSize = maxQueueSize;
@@ -121,7 +154,8 @@ export class DirectSpanQueue {
     const ended = this.#ended;
     if (ended.length === 0) return;
     this.#ended = [];
-    for (const span of ended) {
+    const sender = this.#recordSender?.isReady() === true ? this.#recordSender : undefined;
+    for (const span of ended as RecordableSpan[]) {
       try {
         // Spans of another resource or scope than the waiting ones (not animus's own setup):
         // the waiting ones go first, as a request of their own.
@@ -130,11 +164,14 @@ export class DirectSpanQueue {
           (span.resource !== this.#resource || span.instrumentationScope !== this.#scope)
         )
           this.#flushAll().catch(globalErrorHandler);
-        const length = this.#encoder.encodeSpanInPlace(span);
-        this.#append(this.#encoder.workBuffer, length);
+        if (sender === undefined || span.writeRecord?.(this.#records, sender.table) !== true) {
+          const length = this.#encoder.encodeSpanInPlace(span);
+          this.#append(this.#encoder.workBuffer, length);
+        }
         this.#resource = span.resource;
         this.#scope = span.instrumentationScope;
         this.#ends.push(this.#length);
+        this.#recordEnds.push(this.#records.length);
       } catch (error) {
         diag.error('direct span queue: could not encode a span', error);
       }
@@ -169,6 +206,7 @@ export class DirectSpanQueue {
       const ends = this.#ends.slice(this.#first);
       for (let i = 0; i < ends.length; i++) ends[i]! -= head;
       this.#ends = ends;
+      this.#recordEnds = this.#recordEnds.slice(this.#first);
       this.#first = 0;
     }
     source.copy(this.#bytes, this.#length, 0, n);
@@ -189,8 +227,11 @@ export class DirectSpanQueue {
     this.#encodePending();
     const count = Math.min(this.#encoded, this.#o.maxExportBatchSize);
     if (count === 0) return Promise.resolve();
+    const first = this.#first;
+    const last = first + count - 1;
     const start = this.#head;
-    const end = this.#ends[this.#first + count - 1]!;
+    const end = this.#ends[last]!;
+    const recordEnd = this.#recordEnds[last]!;
     const resource = this.#resource;
     const scope = this.#scope!;
     // A resource still waiting for asynchronous attributes is written once they are in, as the
@@ -200,36 +241,74 @@ export class DirectSpanQueue {
       pending.asyncAttributesPending === true && typeof pending.waitForAsyncAttributes === 'function';
     let request: Uint8Array<ArrayBuffer> | undefined;
     let entries: Buffer | undefined;
+    let batch: RecordBatch | undefined;
     try {
-      if (waiting) entries = Buffer.from(this.#bytes.subarray(start, end));
+      if (recordEnd > this.#recordHead) {
+        // Records among them: the export thread encodes the batch (entries made here copied).
+        const records = this.#records.slice(this.#recordHead, recordEnd);
+        let layout: number[] | undefined;
+        if (records.length < count * RECORD_SIZE) {
+          layout = new Array<number>(count);
+          for (let i = 0, from = start; i < count; i++) {
+            const to = this.#ends[first + i]!;
+            layout[i] = to - from;
+            from = to;
+          }
+        }
+        const bytes = layout === undefined ? undefined : new Uint8Array(this.#bytes.subarray(start, end));
+        batch = { resource, scope, bytes, layout, records, count };
+      } else if (waiting) entries = Buffer.from(this.#bytes.subarray(start, end));
       else request = this.#encoder.wrap(resource, scope, this.#bytes.subarray(start, end));
     } finally {
       this.#first += count;
       this.#head = end;
+      this.#recordHead = recordEnd;
       if (this.#first === this.#ends.length) {
         // Nothing waits: the buffer starts over.
         this.#ends = [];
+        this.#recordEnds = [];
+        this.#records = [];
         this.#first = 0;
         this.#head = 0;
+        this.#recordHead = 0;
         this.#length = 0;
-      }
+      } else if (this.#first >= 4096) this.#compact();
     }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('Timeout')), this.#o.exportTimeoutMillis);
       timer.unref();
-      const send = (bytes: Uint8Array<ArrayBuffer>) =>
-        this.#send(bytes, count, (error) => {
-          clearTimeout(timer);
-          if (error === undefined) resolve();
-          else reject(error);
-        });
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const send = (bytes: Uint8Array<ArrayBuffer>) => this.#send(bytes, count, done);
       if (request !== undefined) send(request);
+      else if (batch !== undefined && !waiting) this.#recordSender!.send(batch, done);
       else
-        pending.waitForAsyncAttributes!().then(
-          () => send(this.#encoder.wrap(resource, scope, entries!)),
-          reject,
-        );
+        pending.waitForAsyncAttributes!().then(() => {
+          if (batch !== undefined) this.#recordSender!.send(batch, done);
+          else send(this.#encoder.wrap(resource, scope, entries!));
+        }, reject);
     });
+  }
+
+  /**
+   * Drops the sent spans' places from the front of the index arrays (under a steady load the
+   * queue may never be empty, when they would start over).
+   */
+  #compact(): void {
+    const first = this.#first;
+    this.#ends = this.#ends.slice(first);
+    const recordHead = this.#recordHead;
+    const recordEnds = this.#recordEnds.slice(first);
+    if (recordHead > 0) {
+      for (let i = 0; i < recordEnds.length; i++) recordEnds[i]! -= recordHead;
+      this.#records = this.#records.slice(recordHead);
+      this.#recordHead = 0;
+    }
+    this.#recordEnds = recordEnds;
+    this.#first = 0;
   }
 
   #maybeStart(): void {

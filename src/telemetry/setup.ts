@@ -40,6 +40,13 @@ export interface InitTelemetryOptions {
    */
   exportThread?: boolean;
   /**
+   * With the export thread and direct work spans over protobuf, hand the thread lazily recorded
+   * attempts as records (attempt-record.ts) for it to encode, instead of encoding them on the
+   * main thread; the main thread encodes them until the thread has loaded the encoder. Default
+   * true.
+   */
+  threadRecords?: boolean;
+  /**
    * Record animus's work spans straight into the span processors set up here (see
    * direct-spans.ts) when the span limits are the defaults, and count
    * `animus.work.duration` for the metric readers set up here (see work-duration.ts) when the
@@ -66,6 +73,11 @@ export interface TelemetryHandle {
   readonly spanExportThread: boolean;
   /** Whether animus's work spans go straight to the span processors (see direct-spans.ts). */
   readonly directSpans: boolean;
+  /**
+   * Resolves to whether lazily recorded attempts are encoded on the export thread (true once
+   * the thread has loaded the encoder; false when they are encoded on the main thread).
+   */
+  readonly threadRecords: Promise<boolean>;
   /** Whether `animus.work.duration` is counted by animus for the readers (see work-duration.ts). */
   readonly localWorkDuration: boolean;
   /** Prometheus text exposition of the current metrics; `undefined` without `prometheus`. */
@@ -276,6 +288,19 @@ function installDirectSpans(
 }
 
 /**
+ * The URL of tsx's `esm/api` when `module` is a TypeScript file (animus run from its sources,
+ * as under vitest), for the export thread to register before it imports it; else undefined.
+ */
+function typeScriptLoader(module: string): string | undefined {
+  if (!module.endsWith('.ts')) return undefined;
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Sets up OpenTelemetry for the service: OTLP/HTTP exporters for traces, metrics and logs when
  * `config.telemetry.otlpEndpoint` (`OTEL_EXPORTER_OTLP_ENDPOINT`) or a per-signal
  * `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` is set; `OTEL_{TRACES,METRICS,LOGS}_EXPORTER=none`
@@ -310,6 +335,7 @@ export async function initTelemetry(
       instanceId,
       spanExportThread: false,
       directSpans: false,
+      threadRecords: Promise.resolve(false),
       localWorkDuration: false,
       metricsText: undefined,
       forceFlush: async () => {},
@@ -334,6 +360,7 @@ export async function initTelemetry(
   const spanProcessors = [];
   // Where direct work spans go when they are encoded on this thread (protobuf over the thread).
   let directQueue: DirectSpanQueue | undefined;
+  let threadRecords = Promise.resolve(false);
   const spanExportThread =
     targets.traces !== undefined && (options.exportThread ?? config.telemetry.exportThread);
   if (targets.traces !== undefined) {
@@ -349,11 +376,17 @@ export async function initTelemetry(
         new traceBase.BatchSpanProcessor(new OTLPTraceExporter(targets.traces), batchConfig),
       );
     } else {
-      const { FlushingSpanProcessor, ThreadedSpanExporter } = await import('./span-export-thread.js');
+      const [{ FlushingSpanProcessor, ThreadedSpanExporter }, { RECORD_MODULE }] = await Promise.all([
+        import('./span-export-thread.js'),
+        import('./attempt-record.js'),
+      ]);
+      const records = protocols.traces === 'http/protobuf' && (options.threadRecords ?? true);
       const exporter = new ThreadedSpanExporter({
         exporterModule: createRequire(import.meta.url).resolve(exporterModule),
         exporterConfig: { ...targets.traces },
+        ...(records ? { recordModule: RECORD_MODULE, recordLoader: typeScriptLoader(RECORD_MODULE) } : {}),
       });
+      threadRecords = exporter.recordsReady();
       // Direct work spans (protobuf only) are encoded on this thread when their batch leaves,
       // in a queue with the batch processor's settings (direct-span-queue.ts).
       if (protocols.traces === 'http/protobuf') {
@@ -367,6 +400,7 @@ export async function initTelemetry(
           encoder,
           (bytes, count, done) => exporter.sendEncoded(bytes, count, done),
           batchSettings(batchConfig.maxQueueSize),
+          exporter.records,
         );
       }
       spanProcessors.push(
@@ -492,6 +526,7 @@ export async function initTelemetry(
     instanceId,
     spanExportThread,
     directSpans,
+    threadRecords: directSpans ? threadRecords : Promise.resolve(false),
     localWorkDuration,
     metricsText,
     async forceFlush() {

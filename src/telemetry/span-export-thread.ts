@@ -3,14 +3,18 @@
 // encoding them) and posts the batch; the thread rebuilds the spans and runs the real OTLP
 // exporter on them. A batch counts as exported once the thread's exporter has encoded it and
 // started sending, so the next batch need not wait for the HTTP round trip; forceFlush and
-// shutdown wait until everything has been sent. Never throws.
+// shutdown wait until everything has been sent. Given the record module (attempt-record.ts), the
+// thread also encodes batches of lazy attempts from their records (`sendRecords`), once it has
+// loaded that module and said so. Never throws.
 import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
 import type { Attributes, Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { DirectSpanQueue } from './direct-span-queue.js';
+import { RecordTable } from './attempt-record.js';
+import type { RecordBatch } from './attempt-record.js';
+import type { DirectSpanQueue, RecordSender } from './direct-span-queue.js';
 import { DirectSpan } from './direct-spans.js';
 
 /** Options of {@link ThreadedSpanExporter}. */
@@ -22,11 +26,22 @@ export interface ThreadedSpanExporterOptions {
   exporterModule: string;
   /** Passed to `new OTLPTraceExporter(config)` on the thread (plain data only). */
   exporterConfig: Record<string, unknown>;
+  /**
+   * URL of attempt-record.ts (or its built .js): the thread imports it and then encodes batches
+   * of lazy attempts from their records ({@link ThreadedSpanExporter.records}).
+   */
+  recordModule?: string;
+  /**
+   * URL of a module whose `register()` lets the thread import TypeScript (tsx's `esm/api`), for
+   * a record module that is a .ts file and a thread without such a loader (under vitest).
+   */
+  recordLoader?: string;
 }
 
 /**
- * What the thread answers: the result of request `id`; id 0 is a failure after the answer, and
- * id -1 hands back the buffer of an encoded request that was sent (`buffer`).
+ * What the thread answers: the result of request `id`; id 0 is a failure after the answer,
+ * id -1 hands back the buffer of an encoded request that was sent (`buffer`), and id -2 says
+ * whether the record module loaded.
  */
 interface Reply {
   id: number;
@@ -67,6 +82,25 @@ function sendBytes(item, callback) {
     );
   }
   bytesExporter.export(item, callback);
+}
+// Batches of lazy attempts' records are encoded here by the record module's RecordEncoder,
+// once it has loaded (the main thread sends them only after it heard so).
+let recordEncoder;
+if (workerData.recordModule !== undefined) {
+  (async () => {
+    let recordModule;
+    try {
+      recordModule = await import(workerData.recordModule);
+    } catch (error) {
+      if (workerData.recordLoader === undefined) throw error;
+      const loader = await import(workerData.recordLoader);
+      (loader.register ?? loader.default.register)();
+      // A new URL: the failed import stays failed under its own.
+      recordModule = await import(workerData.recordModule + '?loader');
+    }
+    recordEncoder = new recordModule.RecordEncoder();
+    parentPort.postMessage({ id: -2, ok: true });
+  })().catch((error) => parentPort.postMessage({ id: -2, ok: false, error: String(error) }));
 }
 const resources = new Map();
 const scopes = new Map();
@@ -127,16 +161,17 @@ const queued = [];
 const unanswered = [];
 function pump() {
   while (sending < MAX_SENDS && queued.length > 0) {
-    const { id, spans, bytes } = queued.shift();
+    const { id, spans, bytes, local } = queued.shift();
     sending++;
     let sync = true;
     let early;
     const send = bytes === undefined ? (cb) => exporter.export(spans, cb) : (cb) => sendBytes(bytes, cb);
     send((result) => {
-      // A request sent in full: its buffer goes back to the main thread for the next one.
+      // A request sent in full: its buffer goes back to whoever wrote it, for the next one.
       if (bytes !== undefined && result.code === 0) {
         const buffer = bytes.bytes.buffer;
-        parentPort.postMessage({ id: -1, ok: true, buffer }, [buffer]);
+        if (local) recordEncoder.recycle(buffer);
+        else parentPort.postMessage({ id: -1, ok: true, buffer }, [buffer]);
       }
       if (sync) {
         early = result;
@@ -184,6 +219,28 @@ parentPort.on('message', (m) => {
     unanswered.push(m.id);
     pump();
     release();
+  } else if (m.type === 'export-records') {
+    for (const [id, r] of m.resources) resources.set(id, r);
+    for (const [id, s] of m.scopes) scopes.set(id, s);
+    let request;
+    try {
+      recordEncoder.define(m.definitions);
+      request = recordEncoder.encode({
+        resource: resources.get(m.resource),
+        scope: scopes.get(m.scope),
+        bytes: m.bytes,
+        layout: m.layout,
+        records: m.records,
+        count: m.count,
+      });
+    } catch (error) {
+      reply(m.id, { code: 1, error });
+      return;
+    }
+    queued.push({ id: m.id, bytes: { bytes: request, count: m.count }, local: true });
+    unanswered.push(m.id);
+    pump();
+    release();
   } else if (m.type === 'export-bytes') {
     queued.push({ id: m.id, bytes: { bytes: new Uint8Array(m.bytes, 0, m.length), count: m.count } });
     unanswered.push(m.id);
@@ -223,13 +280,37 @@ export class ThreadedSpanExporter implements SpanExporter {
   #dead: string | undefined;
   #shutdown: Promise<void> | undefined;
   #recycle: ((buffer: ArrayBuffer) => void) | undefined;
+  /** Whether the thread has loaded the record module (undefined until it says). */
+  #recordsLoaded: boolean | undefined;
+  #recordsSettled: ((loaded: boolean) => void) | undefined;
+  readonly #recordsReady: Promise<boolean>;
+  /**
+   * Where a {@link DirectSpanQueue} hands batches with lazy attempts' records, when the
+   * exporter was given the record module: ready once the thread has loaded it.
+   */
+  readonly records: RecordSender | undefined;
 
   constructor(options: ThreadedSpanExporterOptions) {
+    this.#recordsReady = new Promise((resolve) => (this.#recordsSettled = resolve));
+    if (options.recordModule === undefined) this.#recordsDone(false);
+    else {
+      const table = new RecordTable();
+      this.records = {
+        table,
+        isReady: () => this.#recordsLoaded === true && this.#dead === undefined,
+        send: (batch, done) => this.#sendRecords(table, batch, done),
+      };
+    }
     let worker: Worker | undefined;
     try {
       worker = new Worker(THREAD_SOURCE, {
         eval: true,
-        workerData: { exporterModule: options.exporterModule, exporterConfig: options.exporterConfig },
+        workerData: {
+          exporterModule: options.exporterModule,
+          exporterConfig: options.exporterConfig,
+          recordModule: options.recordModule,
+          recordLoader: options.recordLoader,
+        },
       });
       worker.unref();
       worker.on('message', (reply: Reply) => this.#settle(reply));
@@ -237,6 +318,7 @@ export class ThreadedSpanExporter implements SpanExporter {
       worker.on('exit', (code) => this.#die(`export thread exited (${String(code)})`));
     } catch (error) {
       this.#dead = `export thread could not start: ${(error as Error).message}`;
+      this.#recordsDone(false);
     }
     this.#worker = worker;
   }
@@ -281,6 +363,49 @@ export class ThreadedSpanExporter implements SpanExporter {
   }
 
   /**
+   * Resolves to whether the thread encodes records: true once it has loaded the record module,
+   * false when it was not given one, could not load it, or died.
+   */
+  recordsReady(): Promise<boolean> {
+    return this.#recordsReady;
+  }
+
+  #recordsDone(loaded: boolean): void {
+    this.#recordsLoaded ??= loaded;
+    this.#recordsSettled?.(this.#recordsLoaded);
+    this.#recordsSettled = undefined;
+  }
+
+  /** One batch with records (a DirectSpanQueue's, through {@link records}). */
+  #sendRecords(table: RecordTable, batch: RecordBatch, done: (error?: Error) => void): void {
+    try {
+      const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
+      const scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]> = [];
+      const resource = this.#resourceId(batch.resource as ReadableSpan['resource'], resources);
+      const scope = this.#scopeId(batch.scope, scopes);
+      const bytes = batch.bytes;
+      this.#request(
+        {
+          type: 'export-records',
+          resources,
+          scopes,
+          resource,
+          scope,
+          definitions: table.takeDefinitions(),
+          bytes,
+          layout: batch.layout,
+          records: batch.records,
+          count: batch.count,
+        },
+        (reply) => done(reply.ok ? undefined : new Error(reply.error ?? 'span export failed')),
+        bytes === undefined || bytes.byteOffset !== 0 ? undefined : [bytes.buffer as ArrayBuffer],
+      );
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  /**
    * Where the buffers of requests given to {@link sendEncoded} go once sent in full (the whole
    * buffer is transferred to the thread, and back): the encoder writes the next requests into
    * them instead of into new memory.
@@ -309,20 +434,8 @@ export class ThreadedSpanExporter implements SpanExporter {
     resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]>,
     scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]>,
   ): FlatSpan {
-    let resourceId = this.#resources.get(span.resource);
-    if (resourceId === undefined) {
-      resourceId = this.#resources.size + 1;
-      this.#resources.set(span.resource, resourceId);
-      const { attributes, schemaUrl } = span.resource;
-      resources.push([resourceId, schemaUrl === undefined ? { attributes } : { attributes, schemaUrl }]);
-    }
-    const scope = span.instrumentationScope;
-    let scopeId = this.#scopes.get(scope);
-    if (scopeId === undefined) {
-      scopeId = this.#scopes.size + 1;
-      this.#scopes.set(scope, scopeId);
-      scopes.push([scopeId, { ...scope }]);
-    }
+    const resourceId = this.#resourceId(span.resource, resources);
+    const scopeId = this.#scopeId(span.instrumentationScope, scopes);
     const ctx = span.spanContext();
     const parent = span.parentSpanContext;
     const events: unknown[] = [];
@@ -366,6 +479,35 @@ export class ThreadedSpanExporter implements SpanExporter {
     ];
   }
 
+  /** The thread's number for `resource`; its definition goes into `resources` the first time. */
+  #resourceId(
+    resource: ReadableSpan['resource'],
+    resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]>,
+  ): number {
+    let id = this.#resources.get(resource);
+    if (id === undefined) {
+      id = this.#resources.size + 1;
+      this.#resources.set(resource, id);
+      const { attributes, schemaUrl } = resource;
+      resources.push([id, schemaUrl === undefined ? { attributes } : { attributes, schemaUrl }]);
+    }
+    return id;
+  }
+
+  /** The thread's number for `scope`; its definition goes into `scopes` the first time. */
+  #scopeId(
+    scope: ReadableSpan['instrumentationScope'],
+    scopes: Array<[number, { name: string; version?: string; schemaUrl?: string }]>,
+  ): number {
+    let id = this.#scopes.get(scope);
+    if (id === undefined) {
+      id = this.#scopes.size + 1;
+      this.#scopes.set(scope, id);
+      scopes.push([id, { ...scope }]);
+    }
+    return id;
+  }
+
   #request(
     message: Record<string, unknown>,
     onReply: (reply: Reply) => void,
@@ -388,6 +530,14 @@ export class ThreadedSpanExporter implements SpanExporter {
   }
 
   #settle(reply: Reply): void {
+    if (reply.id === -2) {
+      if (!reply.ok)
+        diag.warn(
+          `export thread cannot encode attempt records (${reply.error ?? 'unknown error'}): they are encoded on the main thread`,
+        );
+      this.#recordsDone(reply.ok);
+      return;
+    }
     if (reply.id === -1) {
       if (reply.buffer !== undefined) this.#recycle?.(reply.buffer);
       return;
@@ -405,6 +555,7 @@ export class ThreadedSpanExporter implements SpanExporter {
 
   #die(reason: string): void {
     this.#dead ??= reason;
+    this.#recordsDone(false);
     for (const id of [...this.#pending.keys()]) this.#settle({ id, ok: false, error: reason });
   }
 }

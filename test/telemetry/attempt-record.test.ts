@@ -1,0 +1,466 @@
+// Lazy attempts encoded on the export thread from records (attempt-record.ts): the requests
+// made from records are the bytes the main thread's encoder writes for the same attempts (and
+// so the bytes the SDK serializer writes: attempt-span.test.ts), alone and mixed with spans
+// encoded on the main thread; the direct span queue sends records only once its sender is
+// ready and encodes on the main thread until then; the table of shared parts is bounded; the
+// real export thread loads the record module (under vitest through tsx) and delivers what it
+// encodes to a real OTLP receiver; a thread that cannot load it leaves the encoding here.
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/index.js';
+import {
+  RECORD_MODULE,
+  RECORD_SIZE,
+  RecordEncoder,
+  RecordTable,
+} from '../../src/telemetry/attempt-record.js';
+import type { RecordBatch } from '../../src/telemetry/attempt-record.js';
+import { LazyAttemptSpan } from '../../src/telemetry/attempt-span.js';
+import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
+import type { EncodableSpan } from '../../src/telemetry/direct-span-encoder.js';
+import { DirectSpanQueue } from '../../src/telemetry/direct-span-queue.js';
+import type { RecordSender } from '../../src/telemetry/direct-span-queue.js';
+import { frozenAttributes, setDirectSpanSink, startDirectSpan } from '../../src/telemetry/direct-spans.js';
+import type { DirectSpan, DirectSpanSink } from '../../src/telemetry/direct-spans.js';
+import { initTelemetry, traceWorkAttempts } from '../../src/telemetry/index.js';
+import type { ClaimedItemLike } from '../../src/telemetry/index.js';
+import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
+import { eventAttrs, startWorkSpan } from '../../src/telemetry/work-spans.js';
+import { protobufSpans, resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
+
+const otlp = useOtlpReceiver();
+
+const PROTO_MODULE = createRequire(import.meta.url).resolve('@opentelemetry/exporter-trace-otlp-proto');
+const TSX_API = import.meta.resolve('tsx/esm/api');
+const PARENT = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
+const TRACEPARENT = `00-${PARENT.traceId}-${PARENT.spanId}-01`;
+
+function item(n: number, queue = 'rq'): ClaimedItemLike {
+  return {
+    id: `w-${String(n)}`,
+    queue,
+    workType: 'record.type',
+    attempts: 1 + (n % 3),
+    maxAttempts: 5,
+    msgId: BigInt(1000 + n),
+    headers: { traceparent: TRACEPARENT },
+  };
+}
+
+/** A registered provider and a direct sink whose lazy attempts land in `queued`. */
+function pipeline() {
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'records' }),
+  });
+  trace.setGlobalTracerProvider(provider);
+  const probe = provider.getTracer('animus', '1.0.0').startSpan('probe') as unknown as ReadableSpan;
+  const ids = new RandomIdGenerator();
+  const queued: EncodableSpan[] = [];
+  const sink: DirectSpanSink = {
+    provider,
+    resource: probe.resource,
+    scope: probe.instrumentationScope,
+    w3cPropagation: true,
+    processors: [{ onStart() {}, onEnd() {} }],
+    enqueue: (span: EncodableSpan) => queued.push(span),
+    newTraceId: () => ids.generateTraceId(),
+    newSpanId: () => ids.generateSpanId(),
+    suppressed: isTracingSuppressed,
+  };
+  setDirectSpanSink(sink);
+  return { sink, queued };
+}
+
+/** `n` ended lazy attempts (completed), as the worker ends them. */
+async function attempts(n: number, queue = 'rq'): Promise<LazyAttemptSpan[]> {
+  const out: LazyAttemptSpan[] = [];
+  for (let i = 0; i < n; i++) {
+    const scope = traceWorkAttempts(item(i, queue));
+    await scope.run(() => undefined);
+    scope.completed();
+    expect(scope).toBeInstanceOf(LazyAttemptSpan);
+    out.push(scope as LazyAttemptSpan);
+  }
+  return out;
+}
+
+/** The request the main thread's encoder makes for `spans`. */
+function mainRequest(sink: DirectSpanSink, spans: EncodableSpan[]): Buffer {
+  const encoder = new DirectSpanEncoder();
+  const entries = Buffer.concat(spans.map((s) => Buffer.from(encoder.encodeSpan(s))));
+  return Buffer.from(encoder.wrap(sink.resource, sink.scope, entries));
+}
+
+/** Plain data, as a batch arrives on the thread (structured clone: no frozen objects). */
+const cloned = <T>(value: T): T => structuredClone(value);
+
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+});
+afterEach(() => {
+  setDirectSpanSink(undefined);
+  trace.disable();
+});
+
+describe('attempt records', () => {
+  it('encode to the bytes the main thread writes for the same attempts', async () => {
+    const { sink } = pipeline();
+    const spans = await attempts(5);
+    const table = new RecordTable();
+    const records: unknown[] = [];
+    for (const span of spans) expect(span.writeRecord(records, table)).toBe(true);
+    expect(records).toHaveLength(5 * RECORD_SIZE);
+    const encoder = new RecordEncoder();
+    encoder.define(cloned(table.takeDefinitions()));
+    // Shared parts are defined once: the next batch carries none.
+    expect(table.takeDefinitions()).toEqual([]);
+    const batch: RecordBatch = {
+      resource: cloned({ attributes: (sink.resource as ReadableSpan['resource']).attributes }),
+      scope: cloned({ ...sink.scope }),
+      bytes: undefined,
+      layout: undefined,
+      records: cloned(records),
+      count: 5,
+    };
+    const ours = Buffer.from(encoder.encode(batch));
+    expect(ours.equals(mainRequest(sink, spans))).toBe(true);
+    expect(protobufSpans(ours).map((s) => s.name)).toEqual(Array(5).fill('process rq'));
+    // A second batch of the same attempts reuses the shared parts (and the encoder's caches).
+    expect(Buffer.from(encoder.encode(batch)).equals(ours)).toBe(true);
+  });
+
+  it('keep their place among spans encoded on the main thread', async () => {
+    const { sink } = pipeline();
+    const lazy = await attempts(3);
+    const base = frozenAttributes({ 'messaging.system': 'pgmq' });
+    const direct = [0, 1].map((i) => {
+      const span = startDirectSpan(
+        sink,
+        `direct ${String(i)}`,
+        SpanKind.INTERNAL,
+        ROOT_CONTEXT,
+        undefined,
+        base.attributes,
+        base.count,
+        { i },
+      ) as DirectSpan;
+      span.end();
+      return span;
+    });
+    // direct 0, lazy 0, lazy 1, direct 1, lazy 2
+    const order: EncodableSpan[] = [direct[0]!, lazy[0]!, lazy[1]!, direct[1]!, lazy[2]!];
+    const table = new RecordTable();
+    const records: unknown[] = [];
+    const main = new DirectSpanEncoder();
+    const parts: Buffer[] = [];
+    const layout: number[] = [];
+    for (const span of order) {
+      if (span instanceof LazyAttemptSpan) {
+        expect(span.writeRecord(records, table)).toBe(true);
+        layout.push(0);
+      } else {
+        const entry = Buffer.from(main.encodeSpan(span));
+        parts.push(entry);
+        layout.push(entry.length);
+      }
+    }
+    const encoder = new RecordEncoder();
+    encoder.define(cloned(table.takeDefinitions()));
+    const ours = encoder.encode({
+      resource: cloned({ attributes: (sink.resource as ReadableSpan['resource']).attributes }),
+      scope: cloned({ ...sink.scope }),
+      bytes: new Uint8Array(Buffer.concat(parts)),
+      layout,
+      records: cloned(records),
+      count: order.length,
+    });
+    expect(Buffer.from(ours).equals(mainRequest(sink, order))).toBe(true);
+    expect(protobufSpans(Buffer.from(ours)).map((s) => s.name)).toEqual([
+      'direct 0',
+      'process rq',
+      'process rq',
+      'direct 1',
+      'process rq',
+    ]);
+  });
+
+  it('name shared parts up to a bound; past it an attempt is not a record', async () => {
+    pipeline();
+    const [span] = await attempts(1);
+    const table = new RecordTable();
+    for (let i = 0; i < 4096; i++) expect(table.attributes(Object.freeze({ i }))).toBe(i + 1);
+    expect(table.attributes(Object.freeze({ i: -1 }))).toBe(0);
+    const records: unknown[] = [];
+    expect(span!.writeRecord(records, table)).toBe(false);
+    expect(records).toEqual([]);
+    // Known parts keep their numbers.
+    const known = eventAttrs('queued', 'running');
+    const other = new RecordTable();
+    expect(other.attributes(known)).toBe(1);
+    expect(other.attributes(known)).toBe(1);
+    expect(other.takeDefinitions()).toEqual([1, 0, known]);
+  });
+
+  it('an undefined shared part fails the batch with a message that names it', async () => {
+    const { sink } = pipeline();
+    const spans = await attempts(1);
+    const table = new RecordTable();
+    const records: unknown[] = [];
+    spans[0]!.writeRecord(records, table);
+    const encoder = new RecordEncoder();
+    expect(() =>
+      encoder.encode({
+        resource: sink.resource,
+        scope: sink.scope,
+        bytes: undefined,
+        layout: undefined,
+        records,
+        count: 1,
+      }),
+    ).toThrow(/shared part 1 is not defined/);
+  });
+});
+
+describe('the direct span queue with a record sender', () => {
+  /** A queue whose records go to an in-process RecordEncoder (the thread's code, run here). */
+  function queueWith(ready: () => boolean, later = false) {
+    const sent: Array<{ bytes: Buffer; count: number; records: boolean }> = [];
+    const table = new RecordTable();
+    const encoder = new RecordEncoder();
+    const sender: RecordSender = {
+      table,
+      isReady: ready,
+      send(batch, done) {
+        encoder.define(cloned(table.takeDefinitions()));
+        const request = encoder.encode({
+          ...batch,
+          resource: cloned({ attributes: (batch.resource as ReadableSpan['resource']).attributes }),
+          scope: cloned({ ...batch.scope }),
+          records: cloned(batch.records),
+        });
+        sent.push({ bytes: Buffer.from(request), count: batch.count, records: true });
+        if (later) setImmediate(done);
+        else done();
+      },
+    };
+    const queue = new DirectSpanQueue(
+      new DirectSpanEncoder(),
+      (bytes, count, done) => {
+        sent.push({ bytes: Buffer.from(bytes), count, records: false });
+        done();
+      },
+      {
+        maxQueueSize: 4096,
+        maxExportBatchSize: 4,
+        scheduledDelayMillis: 60_000,
+        exportTimeoutMillis: 30_000,
+      },
+      sender,
+    );
+    return { queue, sent };
+  }
+
+  it('sends records once the sender is ready, with the bytes of the main-thread path, in batches', async () => {
+    const { sink } = pipeline();
+    let ready = false;
+    const { queue, sent } = queueWith(() => ready);
+    const spans = await attempts(10);
+    for (const span of spans.slice(0, 2)) queue.addSampled(span);
+    await queue.forceFlush();
+    ready = true;
+    for (const span of spans.slice(2)) queue.addSampled(span);
+    await queue.forceFlush();
+    expect(sent.map((s) => [s.records, s.count])).toEqual([
+      [false, 2],
+      [true, 4],
+      [true, 4],
+    ]);
+    expect(sent[0]!.bytes.equals(mainRequest(sink, spans.slice(0, 2)))).toBe(true);
+    expect(sent[1]!.bytes.equals(mainRequest(sink, spans.slice(2, 6)))).toBe(true);
+    expect(sent[2]!.bytes.equals(mainRequest(sink, spans.slice(6)))).toBe(true);
+  });
+
+  it('mixes spans encoded here and records in one batch, in the order they ended', async () => {
+    const { sink } = pipeline();
+    const { queue, sent } = queueWith(() => true);
+    const lazy = await attempts(3);
+    const base = frozenAttributes({ 'messaging.system': 'pgmq' });
+    const direct = startDirectSpan(
+      sink,
+      'direct',
+      SpanKind.INTERNAL,
+      ROOT_CONTEXT,
+      undefined,
+      base.attributes,
+      base.count,
+      {},
+    ) as DirectSpan;
+    direct.end();
+    const order: EncodableSpan[] = [lazy[0]!, direct, lazy[1]!, lazy[2]!];
+    for (const span of order) queue.addSampled(span);
+    await queue.forceFlush();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.records).toBe(true);
+    expect(sent[0]!.bytes.equals(mainRequest(sink, order))).toBe(true);
+  });
+
+  it('keeps sending in order under a load that never lets it empty (its index is compacted)', async () => {
+    pipeline();
+    // Each send is answered a turn later and one batch (4) leaves per turn while 6 spans end:
+    // the queue is never empty until the flush, and its index passes the compaction point.
+    const { queue, sent } = queueWith(() => true, true);
+    const spans = await attempts(6);
+    for (let round = 0; round < 1500; round++) {
+      for (const span of spans) queue.addSampled(span);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(queue.size).toBeGreaterThan(1000);
+    await queue.forceFlush();
+    expect(queue.size).toBe(0);
+    const total = sent.reduce((n, s) => n + s.count, 0);
+    expect(total).toBe(1500 * 6);
+    expect(sent.every((s) => s.records)).toBe(true);
+    // The requests hold the attempts in the order they were added, cycling through the six.
+    const ids = spans.map((s) => s.spanContext().spanId);
+    const received = sent.flatMap((s) => protobufSpans(s.bytes).map((p) => p.spanId));
+    expect(received).toEqual(Array.from({ length: total }, (_, i) => ids[i % 6]));
+  });
+});
+
+describe('the export thread with the record module', () => {
+  it('loads it, encodes records there and delivers them to the receiver', async () => {
+    const { sink } = pipeline();
+    const exporter = new ThreadedSpanExporter({
+      exporterModule: PROTO_MODULE,
+      exporterConfig: { url: `${otlp.endpoint}/records/v1/traces` },
+      recordModule: RECORD_MODULE,
+      recordLoader: TSX_API,
+    });
+    try {
+      await expect(exporter.recordsReady()).resolves.toBe(true);
+      const sender = exporter.records!;
+      expect(sender.isReady()).toBe(true);
+      const spans = await attempts(7);
+      const records: unknown[] = [];
+      for (const span of spans) span.writeRecord(records, sender.table);
+      const batch: RecordBatch = {
+        resource: sink.resource,
+        scope: sink.scope,
+        bytes: undefined,
+        layout: undefined,
+        records,
+        count: 7,
+      };
+      const error = await new Promise<Error | undefined>((resolve) => sender.send(batch, resolve));
+      expect(error).toBeUndefined();
+      await exporter.forceFlush();
+      const bodies = otlp.received.filter((r) => r.path === '/records/v1/traces');
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]!.raw.equals(mainRequest(sink, spans))).toBe(true);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+
+  it('a thread that cannot load it says so; the queue then encodes everything on the main thread', async () => {
+    const { sink } = pipeline();
+    const exporter = new ThreadedSpanExporter({
+      exporterModule: PROTO_MODULE,
+      exporterConfig: { url: `${otlp.endpoint}/no-records/v1/traces` },
+      recordModule: pathToFileURL('/nonexistent/attempt-record.js').href,
+    });
+    try {
+      await expect(exporter.recordsReady()).resolves.toBe(false);
+      expect(exporter.records!.isReady()).toBe(false);
+      const encoder = new DirectSpanEncoder();
+      exporter.recycleBuffers((buffer) => encoder.recycle(buffer));
+      const queue = new DirectSpanQueue(
+        encoder,
+        (bytes, count, done) => exporter.sendEncoded(bytes, count, done),
+        {
+          maxQueueSize: 2048,
+          maxExportBatchSize: 512,
+          scheduledDelayMillis: 60_000,
+          exportTimeoutMillis: 30_000,
+        },
+        exporter.records,
+      );
+      const spans = await attempts(3);
+      for (const span of spans) queue.addSampled(span);
+      await queue.forceFlush();
+      await exporter.forceFlush();
+      const bodies = otlp.received.filter((r) => r.path === '/no-records/v1/traces');
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]!.raw.equals(mainRequest(sink, spans))).toBe(true);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+});
+
+describe('initTelemetry and records', () => {
+  it('encodes lazy attempts on the export thread by default; they arrive in the trace of their submit', async () => {
+    resetOtelApi();
+    const from = otlp.received.length;
+    const handle = await initTelemetry(
+      resolveConfig({ telemetry: { otlpEndpoint: `${otlp.endpoint}/init-records` } }),
+      {
+        env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+      },
+    );
+    try {
+      await expect(handle.threadRecords).resolves.toBe(true);
+      const producer = startWorkSpan({ queue: 'iq', workType: 'record.type' });
+      producer.end();
+      const headers = JSON.parse(JSON.stringify(producer.headers)) as unknown;
+      const scopes = [];
+      for (let i = 0; i < 3; i++) {
+        const scope = traceWorkAttempts({ ...item(i, 'iq'), headers });
+        await scope.run(() => undefined);
+        scope.completed();
+        expect(scope).toBeInstanceOf(LazyAttemptSpan);
+        scopes.push(scope as LazyAttemptSpan);
+      }
+      await handle.forceFlush();
+      const spans = otlp.received
+        .slice(from)
+        .filter((r) => r.path === '/init-records/v1/traces')
+        .flatMap((r) => protobufSpans(r.raw));
+      const send = spans.find((s) => s.name === 'send iq')!;
+      const processed = spans.filter((s) => s.name === 'process iq');
+      expect(processed.map((p) => p.spanId).sort()).toEqual(scopes.map((s) => s.spanContext().spanId).sort());
+      for (const p of processed) {
+        expect(p.traceId).toBe(send.traceId);
+        expect(p.parentSpanId).toBe(send.spanId);
+      }
+    } finally {
+      await handle.shutdown();
+      propagation.disable();
+    }
+  });
+
+  it('threadRecords: false keeps the encoding on the main thread', async () => {
+    resetOtelApi();
+    const handle = await initTelemetry(
+      resolveConfig({ telemetry: { otlpEndpoint: `${otlp.endpoint}/init-main` } }),
+      {
+        env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+        threadRecords: false,
+      },
+    );
+    try {
+      await expect(handle.threadRecords).resolves.toBe(false);
+      expect(handle.directSpans).toBe(true);
+    } finally {
+      await handle.shutdown();
+      propagation.disable();
+    }
+  });
+});
