@@ -222,7 +222,7 @@ function writeTracingOnly(tracing: TracingResult | undefined, tracingError: stri
       processingReceiverCpuUsPerItem: `${mean(r.off.map((x) => x.processingReceiverCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingReceiverCpuUsPerItem ?? NaN))}`,
       processingMachineCpuUsPerItem: `${mean(r.off.map((x) => x.processingMachineCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMachineCpuUsPerItem ?? NaN))}`,
     }));
-    process.stdout.write(`${JSON.stringify({ tracingError, rows }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ tracingError, exporter: tracing?.exporter, rows }, null, 2)}\n`);
     return;
   }
   const file = join(here, 'results', 'queue.json');

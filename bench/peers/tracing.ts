@@ -216,12 +216,17 @@ export async function runTracingRows(
   const exportThread = process.env.ANIMUS_BENCH_EXPORT_THREAD !== '0';
   // ANIMUS_BENCH_DIRECT=0 records work spans through the SDK tracer and histogram, for comparison.
   const directRecording = process.env.ANIMUS_BENCH_DIRECT !== '0';
+  // ANIMUS_BENCH_THREAD_RECORDS=0 encodes lazy attempts on the main thread, for comparison.
+  const threadRecords = process.env.ANIMUS_BENCH_THREAD_RECORDS !== '0';
   const telemetry = await initTelemetry(config, {
     env,
     metricExportIntervalMs: 5000,
     exportThread,
     directRecording,
+    threadRecords,
   });
+  // Every measured attempt takes the same path: the thread's encoder is loaded before the rows.
+  const recordsOnThread = await telemetry.threadRecords;
   const protocol = otlpProtocol('traces', env);
   // The SDK reads its sampler from the process environment (OTEL_TRACES_SAMPLER[_ARG]).
   const sampler =
@@ -375,7 +380,9 @@ export async function runTracingRows(
         `OTLP/HTTP ${protocol === 'http/json' ? 'JSON' : 'protobuf'} to a receiver in its own process ` +
         `(BatchSpanProcessor defaults, ${
           telemetry.directSpans
-            ? 'work spans recorded directly (attempts lazily) and encoded on the main thread, other spans encoded on the export thread'
+            ? `work spans recorded directly (attempts lazily, ${
+                recordsOnThread ? 'encoded on the export thread from records' : 'encoded on the main thread'
+              }; other work spans encoded on the main thread), other spans encoded on the export thread`
             : `encoded on ${exportThread ? 'the export thread' : 'the main thread'}`
         }, sent from ${exportThread ? 'the export thread' : 'the main thread'}, ` +
         `sampler ${sampler ?? 'default: parentbased_always_on'}); metrics every 5 s`,
