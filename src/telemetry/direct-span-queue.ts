@@ -1,5 +1,5 @@
-// The batch queue of direct work spans (direct-spans.ts, attempt-span.ts) when they are encoded
-// on the main thread: ended spans wait as they are and are encoded to OTLP/protobuf together
+// The batch queue of direct work spans (direct-spans.ts, attempt-span.ts) in front of the export
+// thread: ended spans wait as they are and are encoded to OTLP/protobuf together
 // when their batch leaves, off the work path (a full batch at the next turn of the event loop,
 // after the work that ended it; the rest after the schedule delay), so the span's end costs a
 // push; the bytes of encoded spans wait for a send in progress. Batching follows the SDK's
@@ -30,7 +30,7 @@ export type SendEncoded = (
   done: (error?: Error) => void,
 ) => void;
 
-/** Hands batches with records to the export thread (`ThreadedSpanExporter.sendRecords`). */
+/** Hands batches with records to the export thread (`ThreadedSpanExporter.records`). */
 export interface RecordSender {
   /** Names the shared parts of records; its definitions go with the next batch sent. */
   readonly table: RecordTable;

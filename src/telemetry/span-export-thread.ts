@@ -4,7 +4,7 @@
 // exporter on them. A batch counts as exported once the thread's exporter has encoded it and
 // started sending, so the next batch need not wait for the HTTP round trip; forceFlush and
 // shutdown wait until everything has been sent. Given the record module (attempt-record.ts), the
-// thread also encodes batches of lazy attempts from their records (`sendRecords`), once it has
+// thread also encodes batches of lazy attempts from their records (`records`), once it has
 // loaded that module and said so. Never throws.
 import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
