@@ -4,13 +4,15 @@
 // (the constant attributes and span name, the lifecycle events' attribute sets). A record is
 // those values in a flat array, with the shared parts named by number; each shared part is sent
 // to the thread once (RecordTable on the main thread, RecordEncoder on the export thread).
-// One function, `fillAttemptFields`, hands the encoder an attempt's fields on either thread, so
-// an attempt encodes to the same bytes both ways. This module is loaded by the export thread
-// too: it imports nothing but the encoder, the names and the API's constants.
+// On the main thread an attempt is encoded from the fields `fillAttemptFields` hands the
+// encoder; on the export thread from a span shape per set of shared parts (the encoder's
+// `shape`: everything but the ids, times and own attributes encoded once), to the same bytes
+// (tests hold the two together). This module is loaded by the export thread too: it imports
+// nothing but the encoder, the names and the API's constants.
 import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import type { Attributes, AttributeValue, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import { DirectSpanEncoder } from './direct-span-encoder.js';
-import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
+import type { DirectSpanFields, EncodableSpan, SpanShape } from './direct-span-encoder.js';
 import { MessagingAttr, WORK_TRANSITION_EVENT, WorkAttr } from './names.js';
 
 /** This module's URL, for the export thread to import it. */
@@ -53,6 +55,21 @@ export function writeOwnAttributes(
   return into;
 }
 
+/** The attempt's own attributes with its outcome, as its span ends with them. */
+function writeEndedAttributes(
+  into: Record<string, AttributeValue>,
+  workId: string,
+  attempt: number,
+  messageId: string,
+  outcome: string,
+): Record<string, AttributeValue> {
+  writeOwnAttributes(into, workId, attempt, messageId)[WorkAttr.outcome] = outcome;
+  return into;
+}
+
+/** The end an exporter reads: an end before the start is the start. */
+const endOf = (start: number, end: number): number => (end < start ? start : end);
+
 /**
  * The fields of an ended attempt's CONSUMER span, as a DirectSpan of it would hand them over
  * (see `DirectSpan.fillFields`), in objects shared by every attempt: valid until the next call.
@@ -85,13 +102,11 @@ export function fillAttemptFields(
   f.parent = FILL.parent;
   f.name = base.name;
   f.kind = SpanKind.CONSUMER;
-  const last = end < start ? start : end;
+  const last = endOf(start, end);
   f.startTime = start;
   f.endTime = last;
   f.base = base.attributes;
-  const own = writeOwnAttributes(FILL.own, workId, attempt, messageId);
-  own[WorkAttr.outcome] = outcome;
-  f.own = own;
+  f.own = writeEndedAttributes(FILL.own, workId, attempt, messageId, outcome);
   f.droppedAttributes = 0;
   const events = FILL.events;
   events[1] = start;
@@ -196,44 +211,6 @@ export interface RecordBatch {
   readonly count: number;
 }
 
-/** One record as the encoder reads it (the record at `at` of `records`). */
-class RecordSpan implements EncodableSpan {
-  readonly resource: unknown = undefined;
-  readonly instrumentationScope = { name: '' };
-  records: readonly unknown[] = [];
-  at = 0;
-  readonly #values: Map<number, unknown>;
-
-  constructor(values: Map<number, unknown>) {
-    this.#values = values;
-  }
-
-  #value<T>(id: unknown): T {
-    const value = this.#values.get(id as number);
-    if (value === undefined) throw new Error(`attempt record: shared part ${String(id)} is not defined`);
-    return value as T;
-  }
-
-  fillFields(f: DirectSpanFields): void {
-    const r = this.records;
-    const i = this.at;
-    fillAttemptFields(
-      f,
-      r[i] as string,
-      r[i + 1] as string,
-      r[i + 2] as number,
-      r[i + 3] as number,
-      this.#value<SharedBase>(r[i + 4]),
-      r[i + 5] as string,
-      r[i + 6] as number,
-      r[i + 7] as string,
-      r[i + 8] as string,
-      this.#value<Attributes>(r[i + 9]),
-      this.#value<Attributes>(r[i + 10]),
-    );
-  }
-}
-
 /**
  * The export thread's side: keeps the shared parts it was sent and turns batches into OTLP
  * trace requests, with the bytes the main thread's encoder would have written for them.
@@ -241,7 +218,11 @@ class RecordSpan implements EncodableSpan {
 export class RecordEncoder {
   readonly #encoder = new DirectSpanEncoder();
   readonly #values = new Map<number, unknown>();
-  readonly #span = new RecordSpan(this.#values);
+  /** Span shapes by their shared parts' numbers (base, first event, last event). */
+  readonly #shapes = new Map<number, SpanShape>();
+  /** The own attributes and the events' times of the record being encoded. */
+  readonly #own: Record<string, AttributeValue> = {};
+  readonly #eventTimes = [0, 0];
   #entries: Buffer = Buffer.allocUnsafe(64 * 1024);
   #length = 0;
 
@@ -261,16 +242,16 @@ export class RecordEncoder {
   encode(batch: RecordBatch): Uint8Array<ArrayBuffer> {
     this.#length = 0;
     const { bytes, layout, records } = batch;
-    const span = this.#span;
-    span.records = records;
-    span.at = 0;
+    let at = 0;
     if (layout === undefined) {
-      while (span.at < records.length) this.#record();
+      for (; at < records.length; at += RECORD_SIZE) this.#record(records, at);
     } else {
       let from = 0;
       for (const length of layout) {
-        if (length === 0) this.#record();
-        else {
+        if (length === 0) {
+          this.#record(records, at);
+          at += RECORD_SIZE;
+        } else {
           this.#append(bytes!.subarray(from, from + length));
           from += length;
         }
@@ -284,10 +265,54 @@ export class RecordEncoder {
     this.#encoder.recycle(buffer);
   }
 
-  #record(): void {
-    const span = this.#span;
-    const length = this.#encoder.encodeSpanInPlace(span);
-    span.at += RECORD_SIZE;
+  /** A defined shared part. */
+  #value<T>(id: unknown): T {
+    const value = this.#values.get(id as number);
+    if (value === undefined) throw new Error(`attempt record: shared part ${String(id)} is not defined`);
+    return value as T;
+  }
+
+  /**
+   * The record at `r[i…]` (laid out by {@link writeAttemptRecord}), encoded as
+   * {@link fillAttemptFields} would have it encoded: through the shape of its shared parts.
+   */
+  #record(r: readonly unknown[], i: number): void {
+    const baseId = r[i + 4] as number;
+    const firstId = r[i + 9] as number;
+    const lastId = r[i + 10] as number;
+    // Numbers up to TABLE_LIMIT: one key for the three.
+    const key = (baseId * (TABLE_LIMIT + 1) + firstId) * (TABLE_LIMIT + 1) + lastId;
+    let shape = this.#shapes.get(key);
+    if (shape === undefined) {
+      const base = this.#value<SharedBase>(baseId);
+      shape = this.#encoder.shape(base.name, SpanKind.CONSUMER, base.attributes, [
+        [WORK_TRANSITION_EVENT, this.#value<Attributes>(firstId)],
+        [WORK_TRANSITION_EVENT, this.#value<Attributes>(lastId)],
+      ]);
+      this.#shapes.set(key, shape);
+    }
+    const traceparent = r[i] as string;
+    const start = r[i + 2] as number;
+    const end = endOf(start, r[i + 3] as number);
+    const times = this.#eventTimes;
+    times[0] = start;
+    times[1] = end;
+    const length = this.#encoder.encodeShapedInPlace(
+      shape,
+      traceparent.slice(3, 35),
+      r[i + 1] as string,
+      traceparent.slice(36, 52),
+      start,
+      end,
+      writeEndedAttributes(
+        this.#own,
+        r[i + 5] as string,
+        r[i + 6] as number,
+        r[i + 7] as string,
+        r[i + 8] as string,
+      ),
+      times,
+    );
     this.#append(this.#encoder.workBuffer.subarray(0, length));
   }
 

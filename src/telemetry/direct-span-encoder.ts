@@ -6,7 +6,9 @@
 // It is cheaper than handing whole spans to the thread and encoding them there because animus's
 // spans repeat most of their content: the constant attribute sets and event attributes are
 // frozen objects shared between spans, encoded once and copied afterwards, and names and keys
-// are kept encoded too. Field numbers are those of opentelemetry/proto's trace.proto.
+// are kept encoded too; spans that differ only in ids, times and own attributes (lazy attempts on
+// the export thread) can be written from a shape encoded once (`shape`, `encodeShapedInPlace`).
+// Field numbers are those of opentelemetry/proto's trace.proto.
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 
 /** What a direct span hands the encoder (see `DirectSpan.fillFields`). */
@@ -50,6 +52,20 @@ export function blankFields(): DirectSpanFields {
     droppedLinks: 0,
     status: { code: 0 },
   };
+}
+
+/**
+ * What spans of one shape share (see {@link DirectSpanEncoder.shape}), encoded once: `head` is
+ * the name and kind, the start and end (zero, at `startAt` and `endAt`) and the constant
+ * attributes; `tail` is everything after the span's own attributes, its events' times zero
+ * (at `eventTimesAt`).
+ */
+export interface SpanShape {
+  readonly head: Buffer;
+  readonly startAt: number;
+  readonly endAt: number;
+  readonly tail: Buffer;
+  readonly eventTimesAt: readonly number[];
 }
 
 /** A span the encoder can write: it fills in its fields when asked. */
@@ -202,6 +218,89 @@ export class DirectSpanEncoder {
     this.#pos = 0;
     span.fillFields(this.#fields);
     this.#span(this.#fields);
+    return this.#pos;
+  }
+
+  /**
+   * The shape of spans that differ from each other only in their ids, times and own attributes
+   * (see {@link encodeShapedInPlace}): sampled, with a remote parent, without trace state,
+   * links, dropped attributes or events, status unset; `base` and the events' attributes frozen
+   * sets; the events' times epoch milliseconds. What {@link encodeSpanInPlace} writes for such
+   * a span, in the same order, without the variable parts.
+   */
+  shape(
+    name: string,
+    kind: number,
+    base: Attributes,
+    events: ReadonlyArray<readonly [name: string, attributes: Attributes]>,
+  ): SpanShape {
+    this.#pos = 0;
+    this.#nameAndKind(name, kind);
+    this.#tag(7, WIRE_FIXED64);
+    const startAt = this.#pos;
+    this.#time(0);
+    this.#tag(8, WIRE_FIXED64);
+    const endAt = this.#pos;
+    this.#time(0);
+    this.#attributes(base, 9);
+    const head = Buffer.from(this.#buf.subarray(0, this.#pos));
+    this.#pos = 0;
+    this.#tag(10, WIRE_VARINT);
+    this.#varint(0);
+    const eventTimesAt: number[] = [];
+    for (const [eventName, attributes] of events) {
+      const from = this.#pos;
+      this.#event(eventName, 0, attributes, 0);
+      eventTimesAt.push(from + this.#eventTimeAt(from));
+    }
+    this.#tag(12, WIRE_VARINT);
+    this.#varint(0);
+    this.#tag(14, WIRE_VARINT);
+    this.#varint(0);
+    this.#tag(15, WIRE_LEN);
+    const status = this.#open();
+    this.#tag(3, WIRE_VARINT);
+    this.#varint(0);
+    this.#close(status);
+    this.#tag(16, WIRE_FIXED32);
+    this.#fixed32(this.#flags(1, true));
+    return { head, startAt, endAt, tail: Buffer.from(this.#buf.subarray(0, this.#pos)), eventTimesAt };
+  }
+
+  /**
+   * The entry of a span of `shape` (the bytes {@link encodeSpanInPlace} writes for it), in the
+   * first `n` bytes (the returned length) of {@link workBuffer}; `eventTimes` in the order of
+   * the shape's events. Valid until the next call.
+   */
+  encodeShapedInPlace(
+    shape: SpanShape,
+    traceId: string,
+    spanId: string,
+    parentSpanId: string,
+    start: number,
+    end: number,
+    own: Attributes,
+    eventTimes: readonly number[],
+  ): number {
+    this.#pos = 0;
+    this.#tag(2, WIRE_LEN);
+    const at = this.#openWide();
+    this.#tag(1, WIRE_LEN);
+    this.#hex(traceId);
+    this.#tag(2, WIRE_LEN);
+    this.#hex(spanId);
+    this.#tag(4, WIRE_LEN);
+    this.#hex(parentSpanId);
+    const head = this.#pos;
+    this.#bytes(shape.head);
+    writeTime(this.#buf, head + shape.startAt, start);
+    writeTime(this.#buf, head + shape.endAt, end);
+    this.#attributes(own, 9);
+    const tail = this.#pos;
+    this.#bytes(shape.tail);
+    const times = shape.eventTimesAt;
+    for (let i = 0; i < times.length; i++) writeTime(this.#buf, tail + times[i]!, eventTimes[i]!);
+    this.#closeWide(at);
     return this.#pos;
   }
 
@@ -365,10 +464,11 @@ export class DirectSpanEncoder {
       if (this.#setCount >= CACHE_LIMIT) return false;
       const from = this.#pos;
       this.#event(name, 0, attributes, 0);
-      // The time follows the event's tag, its length (a varint) and the time's tag.
-      let timeAt = 1;
-      while ((this.#buf[from + timeAt]! & 0x80) !== 0) timeAt++;
-      cached = { name, bytes: Buffer.from(this.#buf.subarray(from, this.#pos)), timeAt: timeAt + 2 };
+      cached = {
+        name,
+        bytes: Buffer.from(this.#buf.subarray(from, this.#pos)),
+        timeAt: this.#eventTimeAt(from),
+      };
       this.#eventCache.set(attributes, cached);
       this.#setCount++;
       this.#pos = from;
@@ -377,6 +477,14 @@ export class DirectSpanEncoder {
     this.#bytes(cached.bytes);
     writeTime(this.#buf, at, ev[i + 1] as number);
     return true;
+  }
+
+  /** Where the time of the event written at `from` is, from there. */
+  #eventTimeAt(from: number): number {
+    // The time follows the event's tag, its length (a varint) and the time's tag.
+    let timeAt = 1;
+    while ((this.#buf[from + timeAt]! & 0x80) !== 0) timeAt++;
+    return timeAt + 2;
   }
 
   /** One event (field 11 of a span), field by field. */

@@ -16,10 +16,12 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
 import {
+  fillAttemptFields,
   RECORD_MODULE,
   RECORD_SIZE,
   RecordEncoder,
   RecordTable,
+  writeAttemptRecord,
 } from '../../src/telemetry/attempt-record.js';
 import type { RecordBatch } from '../../src/telemetry/attempt-record.js';
 import { LazyAttemptSpan } from '../../src/telemetry/attempt-span.js';
@@ -32,7 +34,7 @@ import type { DirectSpan, DirectSpanSink } from '../../src/telemetry/direct-span
 import { initTelemetry, traceWorkAttempts } from '../../src/telemetry/index.js';
 import type { ClaimedItemLike } from '../../src/telemetry/index.js';
 import { ThreadedSpanExporter } from '../../src/telemetry/span-export-thread.js';
-import { eventAttrs, startWorkSpan } from '../../src/telemetry/work-spans.js';
+import { baseAttrs, eventAttrs, startWorkSpan } from '../../src/telemetry/work-spans.js';
 import { protobufSpans, resetOtelApi, useOtlpReceiver } from '../support/otlp-receiver.js';
 
 const otlp = useOtlpReceiver();
@@ -134,6 +136,56 @@ describe('attempt records', () => {
     expect(protobufSpans(ours).map((s) => s.name)).toEqual(Array(5).fill('process rq'));
     // A second batch of the same attempts reuses the shared parts (and the encoder's caches).
     expect(Buffer.from(encoder.encode(batch)).equals(ours)).toBe(true);
+  });
+
+  it('encode any values as the fields fillAttemptFields hands the encoder are encoded', () => {
+    const resource = { attributes: { 'service.name': 'records' } };
+    const scope = { name: 'animus', version: '1.0.0' };
+    const bases = [baseAttrs('process', 'q1', 't1'), baseAttrs('process', 'q-é', 'type.two')];
+    const finals = [eventAttrs('running', 'completed'), eventAttrs('running', 'queued')];
+    // Odd values: an end before the start, large and zero attempts, UTF-8, ids long enough
+    // for lengths of two and three bytes, times with fractions of a millisecond.
+    const cases: Array<[number, number, string, number, string, string]> = [
+      [1_764_000_000_123.456, 1_764_000_000_999.5, 'w-1', 1, '42', 'completed'],
+      [1_764_000_000_500, 1_764_000_000_100, 'w-é-✓', 0, '0', 'retry'],
+      [1, 2, 'x'.repeat(300), 2 ** 40, '9'.repeat(150), 'dead'],
+      [1_764_000_000_000, 1_764_000_000_000, 'y'.repeat(20_000), 7, '12345678901234567890', 'completed'],
+    ];
+    const table = new RecordTable();
+    const records: unknown[] = [];
+    const twins: EncodableSpan[] = [];
+    cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
+      const base = bases[n % 2]!;
+      const last = finals[n % 2]!;
+      const spanId = (0x1234567890abcn + BigInt(n)).toString(16).padStart(16, '0');
+      const args = [TRACEPARENT, spanId, start, end, base, workId, attempt, messageId, outcome] as const;
+      const first = eventAttrs('queued', 'running');
+      expect(writeAttemptRecord(records, table, ...args, first, last)).toBe(true);
+      twins.push({
+        resource,
+        instrumentationScope: scope,
+        fillFields: (f) => fillAttemptFields(f, ...args, first, last),
+      });
+    });
+    const encoder = new RecordEncoder();
+    encoder.define(cloned(table.takeDefinitions()));
+    const ours = encoder.encode({
+      resource,
+      scope,
+      bytes: undefined,
+      layout: undefined,
+      records: cloned(records),
+      count: cases.length,
+    });
+    const main = new DirectSpanEncoder();
+    const entries = Buffer.concat(twins.map((t) => Buffer.from(main.encodeSpan(t))));
+    expect(Buffer.from(ours).equals(Buffer.from(main.wrap(resource, scope, entries)))).toBe(true);
+    expect(protobufSpans(Buffer.from(ours)).map((s) => s.name)).toEqual([
+      'process q1',
+      'process q-é',
+      'process q1',
+      'process q-é',
+    ]);
   });
 
   it('keep their place among spans encoded on the main thread', async () => {
