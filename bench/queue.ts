@@ -148,9 +148,9 @@ const TRACING_WHY =
   'work spans on the main thread), sent by the export thread and received by a receiver on the ' +
   'same two cores. An attempt nobody asks about is one object until its batch has settled ' +
   '(attempt-span.ts), then eleven values for the export thread (attempt-record.ts); what is left ' +
-  'is about 5.5-6.4 µs of main-thread time per batched attempt (async hooks of the context ' +
-  "manager included: the off side runs without it), 7-9 µs on the process's other threads " +
-  '(encoding, about 4 µs a span here, and HTTP) and 2-3 µs in the receiver, on two cores that ' +
+  'is about 3-10 µs of main-thread time per batched attempt (async hooks of the context manager ' +
+  "included: the off side runs without it), 6-9 µs on the process's other threads (writing the " +
+  'spans, 1.6 µs each here, and HTTP) and 2-3 µs in the receiver, on two cores that ' +
   'Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by up to 80 ' +
   'points: compare several runs (README.md, Telemetry, "What it costs").';
 

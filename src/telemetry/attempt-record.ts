@@ -289,7 +289,7 @@ export class RecordEncoder {
         [WORK_TRANSITION_EVENT, this.#value<Attributes>(firstId)],
         [WORK_TRANSITION_EVENT, this.#value<Attributes>(lastId)],
       ]);
-      this.#shapes.set(key, shape);
+      if (this.#shapes.size < TABLE_LIMIT) this.#shapes.set(key, shape);
     }
     const traceparent = r[i] as string;
     const start = r[i + 2] as number;
