@@ -70,49 +70,53 @@ function writeEndedAttributes(
 /** The end an exporter reads: an end before the start is the start. */
 const endOf = (start: number, end: number): number => (end < start ? start : end);
 
+/** An ended attempt's values, as its span, its record and its encoding read them. */
+export interface EndedAttempt {
+  /** The message's sampled version-00 `traceparent` (the parent). */
+  traceparent: string;
+  spanId: string;
+  /** Epoch milliseconds. */
+  start: number;
+  end: number;
+  base: SharedBase;
+  workId: string;
+  attempt: number;
+  messageId: string;
+  outcome: string;
+  /** The attributes of the queued → running and running → final lifecycle events. */
+  firstEvent: Attributes;
+  lastEvent: Attributes;
+}
+
 /**
  * The fields of an ended attempt's CONSUMER span, as a DirectSpan of it would hand them over
  * (see `DirectSpan.fillFields`), in objects shared by every attempt: valid until the next call.
- * `traceparent` is the message's sampled version-00 header (the parent); an end before the
- * start is the start; `firstEvent` and `lastEvent` are the attributes of the queued → running
- * and running → final lifecycle events.
+ * An end before the start is the start.
  */
-export function fillAttemptFields(
-  f: DirectSpanFields,
-  traceparent: string,
-  spanId: string,
-  start: number,
-  end: number,
-  base: SharedBase,
-  workId: string,
-  attempt: number,
-  messageId: string,
-  outcome: string,
-  firstEvent: Attributes,
-  lastEvent: Attributes,
-): void {
+export function fillAttemptFields(f: DirectSpanFields, a: EndedAttempt): void {
+  const { traceparent, start } = a;
   const traceId = traceparent.slice(3, 35);
   const ctx = FILL.context as { traceId: string; spanId: string };
   ctx.traceId = traceId;
-  ctx.spanId = spanId;
+  ctx.spanId = a.spanId;
   f.context = FILL.context;
   const parent = FILL.parent as { traceId: string; spanId: string };
   parent.traceId = traceId;
   parent.spanId = traceparent.slice(36, 52);
   f.parent = FILL.parent;
-  f.name = base.name;
+  f.name = a.base.name;
   f.kind = SpanKind.CONSUMER;
-  const last = endOf(start, end);
+  const last = endOf(start, a.end);
   f.startTime = start;
   f.endTime = last;
-  f.base = base.attributes;
-  f.own = writeEndedAttributes(FILL.own, workId, attempt, messageId, outcome);
+  f.base = a.base.attributes;
+  f.own = writeEndedAttributes(FILL.own, a.workId, a.attempt, a.messageId, a.outcome);
   f.droppedAttributes = 0;
   const events = FILL.events;
   events[1] = start;
-  events[2] = firstEvent;
+  events[2] = a.firstEvent;
   events[5] = last;
-  events[6] = lastEvent;
+  events[6] = a.lastEvent;
   f.events = events;
   f.droppedEvents = 0;
   f.links = NO_LINKS;
@@ -167,30 +171,25 @@ export class RecordTable {
   }
 }
 
-/**
- * Appends an ended attempt's record to `out` (the arguments as for {@link fillAttemptFields});
- * false, with nothing appended, when the table is full.
- */
-export function writeAttemptRecord(
-  out: unknown[],
-  table: RecordTable,
-  traceparent: string,
-  spanId: string,
-  start: number,
-  end: number,
-  base: SharedBase,
-  workId: string,
-  attempt: number,
-  messageId: string,
-  outcome: string,
-  firstEvent: Attributes,
-  lastEvent: Attributes,
-): boolean {
-  const baseId = table.base(base);
-  const firstId = table.attributes(firstEvent);
-  const lastId = table.attributes(lastEvent);
+/** Appends an ended attempt's record to `out`; false, with nothing appended, when the table is full. */
+export function writeAttemptRecord(out: unknown[], table: RecordTable, a: EndedAttempt): boolean {
+  const baseId = table.base(a.base);
+  const firstId = table.attributes(a.firstEvent);
+  const lastId = table.attributes(a.lastEvent);
   if (baseId === 0 || firstId === 0 || lastId === 0) return false;
-  out.push(traceparent, spanId, start, end, baseId, workId, attempt, messageId, outcome, firstId, lastId);
+  out.push(
+    a.traceparent,
+    a.spanId,
+    a.start,
+    a.end,
+    baseId,
+    a.workId,
+    a.attempt,
+    a.messageId,
+    a.outcome,
+    firstId,
+    lastId,
+  );
   return true;
 }
 

@@ -22,7 +22,7 @@ import type {
   TimeInput,
 } from '@opentelemetry/api';
 import { fillAttemptFields, writeAttemptRecord, writeOwnAttributes } from './attempt-record.js';
-import type { RecordTable } from './attempt-record.js';
+import type { EndedAttempt, RecordTable } from './attempt-record.js';
 import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
 import { directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
 import type { DirectSpanSink } from './direct-spans.js';
@@ -33,6 +33,21 @@ import { recordWorkDurationOf } from './work-duration.js';
 import { baseAttrs, eventAttrs, failSpan, ownEvent, span0 } from './work-spans.js';
 import type { BaseAttrs } from './work-spans.js';
 import type { ClaimedItemLike } from './hooks.js';
+
+/** What `#ended` hands over, rewritten for every attempt (read at once by its callers). */
+const ENDED: EndedAttempt = {
+  traceparent: '',
+  spanId: '',
+  start: 0,
+  end: 0,
+  base: { name: '', attributes: {} },
+  workId: '',
+  attempt: 0,
+  messageId: '',
+  outcome: '',
+  firstEvent: {},
+  lastEvent: {},
+};
 
 /** Whether a handler's error asks for no retry (`PermanentFailure`, by its code). */
 export function isPermanent(error: unknown): boolean {
@@ -252,25 +267,29 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     return this.#sink.scope;
   }
 
+  /** The attempt's values, in the object shared by every lazy attempt (see `fillAttemptFields`). */
+  #ended(): EndedAttempt {
+    const a = ENDED;
+    a.traceparent = this.#traceparent;
+    a.spanId = this.#ownSpanId();
+    a.start = this.#start;
+    a.end = this.#end;
+    a.base = this.#base;
+    a.workId = this.#workId;
+    a.attempt = this.#attempt;
+    a.messageId = this.#messageId;
+    a.outcome = this.#outcome;
+    a.firstEvent = eventAttrs('queued', 'running');
+    a.lastEvent = eventAttrs('running', this.#to);
+    return a;
+  }
+
   /**
    * The fields a DirectSpan of this attempt would hand over (see `fillAttemptFields`), in
    * objects shared by every lazy attempt: valid until the next attempt's `fillFields`.
    */
   fillFields(f: DirectSpanFields): void {
-    fillAttemptFields(
-      f,
-      this.#traceparent,
-      this.#ownSpanId(),
-      this.#start,
-      this.#end,
-      this.#base,
-      this.#workId,
-      this.#attempt,
-      this.#messageId,
-      this.#outcome,
-      eventAttrs('queued', 'running'),
-      eventAttrs('running', this.#to),
-    );
+    fillAttemptFields(f, this.#ended());
   }
 
   /**
@@ -278,21 +297,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
    * false when it cannot be a record (then it is encoded here, through `fillFields`).
    */
   writeRecord(out: unknown[], table: RecordTable): boolean {
-    return writeAttemptRecord(
-      out,
-      table,
-      this.#traceparent,
-      this.#ownSpanId(),
-      this.#start,
-      this.#end,
-      this.#base,
-      this.#workId,
-      this.#attempt,
-      this.#messageId,
-      this.#outcome,
-      eventAttrs('queued', 'running'),
-      eventAttrs('running', this.#to),
-    );
+    return writeAttemptRecord(out, table, this.#ended());
   }
 }
 

@@ -23,7 +23,7 @@ import {
   RecordTable,
   writeAttemptRecord,
 } from '../../src/telemetry/attempt-record.js';
-import type { RecordBatch } from '../../src/telemetry/attempt-record.js';
+import type { EndedAttempt, RecordBatch } from '../../src/telemetry/attempt-record.js';
 import { LazyAttemptSpan } from '../../src/telemetry/attempt-span.js';
 import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import type { EncodableSpan } from '../../src/telemetry/direct-span-encoder.js';
@@ -158,14 +158,21 @@ describe('attempt records', () => {
       const base = bases[n % 2]!;
       const last = finals[n % 2]!;
       const spanId = (0x1234567890abcn + BigInt(n)).toString(16).padStart(16, '0');
-      const args = [TRACEPARENT, spanId, start, end, base, workId, attempt, messageId, outcome] as const;
-      const first = eventAttrs('queued', 'running');
-      expect(writeAttemptRecord(records, table, ...args, first, last)).toBe(true);
-      twins.push({
-        resource,
-        instrumentationScope: scope,
-        fillFields: (f) => fillAttemptFields(f, ...args, first, last),
-      });
+      const ended: EndedAttempt = {
+        traceparent: TRACEPARENT,
+        spanId,
+        start,
+        end,
+        base,
+        workId,
+        attempt,
+        messageId,
+        outcome,
+        firstEvent: eventAttrs('queued', 'running'),
+        lastEvent: last,
+      };
+      expect(writeAttemptRecord(records, table, ended)).toBe(true);
+      twins.push({ resource, instrumentationScope: scope, fillFields: (f) => fillAttemptFields(f, ended) });
     });
     const encoder = new RecordEncoder();
     encoder.define(cloned(table.takeDefinitions()));
