@@ -36,8 +36,33 @@ const FILL = {
   parent: { traceId: '', spanId: '', traceFlags: TraceFlags.SAMPLED, isRemote: true } as SpanContext,
   // Filled by writeOwnAttributes, then the outcome: its first use sets the keys' order.
   own: {} as Record<string, AttributeValue>,
-  events: [WORK_TRANSITION_EVENT, 0, undefined, 0, WORK_TRANSITION_EVENT, 0, undefined, 0] as unknown[],
+  events: [] as unknown[],
 };
+
+/** An attempt's span kind. */
+const ATTEMPT_KIND = SpanKind.CONSUMER;
+
+/**
+ * An attempt's two lifecycle events, written into `into` as `DirectSpanFields.events` has them:
+ * queued → running at the start, running → its end state at the end.
+ */
+function attemptEvents(
+  into: unknown[],
+  start: number,
+  firstEvent: Attributes,
+  end: number,
+  lastEvent: Attributes,
+): unknown[] {
+  into[0] = WORK_TRANSITION_EVENT;
+  into[1] = start;
+  into[2] = firstEvent;
+  into[3] = 0;
+  into[4] = WORK_TRANSITION_EVENT;
+  into[5] = end;
+  into[6] = lastEvent;
+  into[7] = 0;
+  return into;
+}
 
 /**
  * An attempt's own attributes, written into `into`, in the order a DirectSpan of it keeps them
@@ -105,19 +130,14 @@ export function fillAttemptFields(f: DirectSpanFields, a: EndedAttempt): void {
   parent.spanId = traceparent.slice(36, 52);
   f.parent = FILL.parent;
   f.name = a.base.name;
-  f.kind = SpanKind.CONSUMER;
+  f.kind = ATTEMPT_KIND;
   const last = endOf(start, a.end);
   f.startTime = start;
   f.endTime = last;
   f.base = a.base.attributes;
   f.own = writeEndedAttributes(FILL.own, a.workId, a.attempt, a.messageId, a.outcome);
   f.droppedAttributes = 0;
-  const events = FILL.events;
-  events[1] = start;
-  events[2] = a.firstEvent;
-  events[5] = last;
-  events[6] = a.lastEvent;
-  f.events = events;
+  f.events = attemptEvents(FILL.events, start, a.firstEvent, last, a.lastEvent);
   f.droppedEvents = 0;
   f.links = NO_LINKS;
   f.droppedLinks = 0;
@@ -284,10 +304,12 @@ export class RecordEncoder {
     let shape = this.#shapes.get(key);
     if (shape === undefined) {
       const base = this.#value<SharedBase>(baseId);
-      shape = this.#encoder.shape(base.name, SpanKind.CONSUMER, base.attributes, [
-        [WORK_TRANSITION_EVENT, this.#value<Attributes>(firstId)],
-        [WORK_TRANSITION_EVENT, this.#value<Attributes>(lastId)],
-      ]);
+      shape = this.#encoder.shape(
+        base.name,
+        ATTEMPT_KIND,
+        base.attributes,
+        attemptEvents([], 0, this.#value<Attributes>(firstId), 0, this.#value<Attributes>(lastId)),
+      );
       if (this.#shapes.size < TABLE_LIMIT) this.#shapes.set(key, shape);
     }
     const traceparent = r[i] as string;

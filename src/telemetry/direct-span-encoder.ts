@@ -75,6 +75,7 @@ export interface EncodableSpan {
   fillFields(fields: DirectSpanFields): void;
 }
 
+const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0 });
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
@@ -225,46 +226,22 @@ export class DirectSpanEncoder {
    * The shape of spans that differ from each other only in their ids, times and own attributes
    * (see {@link encodeShapedInPlace}): sampled, with a remote parent, without trace state,
    * links, dropped attributes or events, status unset; `base` and the events' attributes frozen
-   * sets; the events' times epoch milliseconds. What {@link encodeSpanInPlace} writes for such
-   * a span, in the same order, without the variable parts.
+   * sets. `events` as in {@link DirectSpanFields} (their times are filled in per span). What
+   * {@link encodeSpanInPlace} writes for such a span, without the variable parts.
    */
-  shape(
-    name: string,
-    kind: number,
-    base: Attributes,
-    events: ReadonlyArray<readonly [name: string, attributes: Attributes]>,
-  ): SpanShape {
+  shape(name: string, kind: number, base: Attributes, events: readonly unknown[]): SpanShape {
     this.#pos = 0;
-    this.#nameAndKind(name, kind);
-    this.#tag(7, WIRE_FIXED64);
-    const startAt = this.#pos;
-    this.#time(0);
-    this.#tag(8, WIRE_FIXED64);
-    const endAt = this.#pos;
-    this.#time(0);
-    this.#attributes(base, 9);
+    const startAt = this.#head(name, kind, 0, 0, base);
     const head = Buffer.from(this.#buf.subarray(0, this.#pos));
     this.#pos = 0;
-    this.#tag(10, WIRE_VARINT);
-    this.#varint(0);
     const eventTimesAt: number[] = [];
-    for (const [eventName, attributes] of events) {
-      const from = this.#pos;
-      this.#event(eventName, 0, attributes, 0);
-      eventTimesAt.push(from + this.#eventTimeAt(from));
-    }
-    this.#tag(12, WIRE_VARINT);
-    this.#varint(0);
-    this.#tag(14, WIRE_VARINT);
-    this.#varint(0);
-    this.#tag(15, WIRE_LEN);
-    const status = this.#open();
-    this.#tag(3, WIRE_VARINT);
-    this.#varint(0);
-    this.#close(status);
-    this.#tag(16, WIRE_FIXED32);
-    this.#fixed32(this.#flags(1, true));
-    return { head, startAt, endAt, tail: Buffer.from(this.#buf.subarray(0, this.#pos)), eventTimesAt };
+    this.#tail(
+      { droppedAttributes: 0, events, droppedEvents: 0, links: [], droppedLinks: 0, status: UNSET_STATUS },
+      this.#flags(1, true),
+      eventTimesAt,
+    );
+    const tail = Buffer.from(this.#buf.subarray(0, this.#pos));
+    return { head, startAt, endAt: startAt + 9, tail, eventTimesAt };
   }
 
   /**
@@ -397,24 +374,53 @@ export class DirectSpanEncoder {
       this.#tag(4, WIRE_LEN);
       this.#hex(f.parent.spanId);
     }
-    this.#nameAndKind(f.name, f.kind);
-    this.#tag(7, WIRE_FIXED64);
-    this.#time(f.startTime);
-    this.#tag(8, WIRE_FIXED64);
-    this.#time(f.endTime);
-    this.#attributes(f.base, 9);
+    this.#head(f.name, f.kind, f.startTime, f.endTime, f.base);
     this.#attributes(f.own, 9);
+    this.#tail(f, this.#flags(ctx.traceFlags, f.parent?.isRemote), undefined);
+    this.#closeWide(at);
+  }
+
+  /**
+   * Fields 5-9 of a span up to its own attributes: name, kind, start, end, the constant
+   * attributes. Returns where the start's eight bytes are (the end's follow nine bytes later).
+   */
+  #head(name: string, kind: number, start: number | HrTime, end: number | HrTime, base: Attributes): number {
+    this.#nameAndKind(name, kind);
+    this.#tag(7, WIRE_FIXED64);
+    const startAt = this.#pos;
+    this.#time(start);
+    this.#tag(8, WIRE_FIXED64);
+    this.#time(end);
+    this.#attributes(base, 9);
+    return startAt;
+  }
+
+  /**
+   * Fields 10-16 of a span, after its own attributes: dropped attributes, events, dropped
+   * events, links, dropped links, status, flags; where each event's time is goes into
+   * `eventTimesAt` when given.
+   */
+  #tail(
+    f: Pick<
+      DirectSpanFields,
+      'droppedAttributes' | 'events' | 'droppedEvents' | 'links' | 'droppedLinks' | 'status'
+    >,
+    flags: number,
+    eventTimesAt: number[] | undefined,
+  ): void {
     this.#tag(10, WIRE_VARINT);
     this.#varint(f.droppedAttributes);
     const ev = f.events;
     for (let i = 0; i < ev.length; i += 4) {
-      if (typeof ev[i + 1] === 'number' && ev[i + 3] === 0 && this.#cachedEvent(ev, i)) continue;
-      this.#event(
-        ev[i] as string,
-        ev[i + 1] as number | HrTime,
-        ev[i + 2] as Attributes,
-        ev[i + 3] as number,
-      );
+      const from = this.#pos;
+      if (typeof ev[i + 1] !== 'number' || ev[i + 3] !== 0 || !this.#cachedEvent(ev, i))
+        this.#event(
+          ev[i] as string,
+          ev[i + 1] as number | HrTime,
+          ev[i + 2] as Attributes,
+          ev[i + 3] as number,
+        );
+      eventTimesAt?.push(from + this.#eventTimeAt(from));
     }
     this.#tag(12, WIRE_VARINT);
     this.#varint(f.droppedEvents);
@@ -431,8 +437,7 @@ export class DirectSpanEncoder {
     this.#varint(f.status.code);
     this.#close(status);
     this.#tag(16, WIRE_FIXED32);
-    this.#fixed32(this.#flags(ctx.traceFlags, f.parent?.isRemote));
-    this.#closeWide(at);
+    this.#fixed32(flags);
   }
 
   /** Fields 5 and 6 (name, kind), the last pair kept encoded. */
