@@ -203,11 +203,9 @@ export class DirectSpanQueue {
       this.#bytes = target;
       this.#head = 0;
       this.#length = waiting;
-      const ends = this.#ends.slice(this.#first);
+      this.#compact();
+      const ends = this.#ends;
       for (let i = 0; i < ends.length; i++) ends[i]! -= head;
-      this.#ends = ends;
-      this.#recordEnds = this.#recordEnds.slice(this.#first);
-      this.#first = 0;
     }
     source.copy(this.#bytes, this.#length, 0, n);
     this.#length += n;
@@ -294,8 +292,9 @@ export class DirectSpanQueue {
   }
 
   /**
-   * Drops the sent spans' places from the front of the index arrays (under a steady load the
-   * queue may never be empty, when they would start over).
+   * Drops the sent spans' places from the front of the index arrays and the records (under a
+   * steady load the queue may never be empty, when they would start over; `#append` does it
+   * when it moves the waiting bytes to the front).
    */
   #compact(): void {
     const first = this.#first;

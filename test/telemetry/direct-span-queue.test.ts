@@ -175,6 +175,23 @@ describe('DirectSpanQueue', () => {
     }
   });
 
+  it('moves waiting spans to the front of its buffer when it fills, and sends them intact and in order', async () => {
+    const { queue, sent, ended, end } = setup({ maxExportBatchSize: 100, maxQueueSize: 4096, hold: true });
+    end(250);
+    await turn(); // 250 encoded, the first 100 sent (pending): 150 wait behind them in the buffer
+    expect(sent.map((s) => s.count)).toEqual([100]);
+    end(600); // encoded on the flush: past the buffer's 64 kB, the waiting ones move to the front
+    const flushed = queue.forceFlush();
+    for (let i = 0; i < sent.length; i++) sent[i]!.done();
+    await flushed;
+    expect(sent.reduce((n, s) => n + s.count, 0)).toBe(850);
+    let at = 0;
+    for (const s of sent) {
+      expect(Buffer.from(s.bytes).equals(sdkBytes(ended.slice(at, at + s.count)))).toBe(true);
+      at += s.count;
+    }
+  });
+
   it('a failed send rejects nothing into the caller; shutdown sends what waits and takes no more', async () => {
     const q = setup({ maxExportBatchSize: 5, hold: true });
     q.end(5);
