@@ -193,6 +193,13 @@ function pump() {
   }
   if (queued.length === 0) for (const resolve of drainWaiters.splice(0)) resolve();
 }
+// A batch to send (its spans, or a request's bytes: \`local\` when this thread wrote them).
+function enqueue(batch) {
+  queued.push(batch);
+  unanswered.push(batch.id);
+  pump();
+  release();
+}
 function release() {
   while (unanswered.length > 0 && sending + queued.length <= MAX_SENDS) reply(unanswered.shift(), { code: 0 });
 }
@@ -215,10 +222,7 @@ parentPort.on('message', (m) => {
       reply(m.id, { code: 1, error });
       return;
     }
-    queued.push({ id: m.id, spans });
-    unanswered.push(m.id);
-    pump();
-    release();
+    enqueue({ id: m.id, spans });
   } else if (m.type === 'export-records') {
     for (const [id, r] of m.resources) resources.set(id, r);
     for (const [id, s] of m.scopes) scopes.set(id, s);
@@ -237,15 +241,9 @@ parentPort.on('message', (m) => {
       reply(m.id, { code: 1, error });
       return;
     }
-    queued.push({ id: m.id, bytes: { bytes: request, count: m.count }, local: true });
-    unanswered.push(m.id);
-    pump();
-    release();
+    enqueue({ id: m.id, bytes: { bytes: request, count: m.count }, local: true });
   } else if (m.type === 'export-bytes') {
-    queued.push({ id: m.id, bytes: { bytes: new Uint8Array(m.bytes, 0, m.length), count: m.count } });
-    unanswered.push(m.id);
-    pump();
-    release();
+    enqueue({ id: m.id, bytes: { bytes: new Uint8Array(m.bytes, 0, m.length), count: m.count } });
   } else if (m.type === 'flush') {
     whenDrained(() => Promise.all([exporter.forceFlush(), bytesExporter?.forceFlush()])).then(() => reply(m.id, { code: 0 }), (error) => reply(m.id, { code: 1, error }));
   } else if (m.type === 'shutdown') {
