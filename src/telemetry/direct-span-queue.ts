@@ -11,7 +11,6 @@
 // here. Never throws into the work path.
 import { diag, TraceFlags } from '@opentelemetry/api';
 import { globalErrorHandler } from '@opentelemetry/core';
-import { RECORD_SIZE } from './attempt-record.js';
 import type { RecordBatch, RecordTable } from './attempt-record.js';
 import type { DirectSpanEncoder, EncodableSpan } from './direct-span-encoder.js';
 
@@ -245,7 +244,8 @@ export class DirectSpanQueue {
         // Records among them: the export thread encodes the batch (entries made here copied).
         const records = this.#records.slice(this.#recordHead, recordEnd);
         let layout: number[] | undefined;
-        if (records.length < count * RECORD_SIZE) {
+        // Entries made here among them too (a batch of records alone has none).
+        if (end > start) {
           layout = new Array<number>(count);
           for (let i = 0, from = start; i < count; i++) {
             const to = this.#ends[first + i]!;
