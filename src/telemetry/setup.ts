@@ -358,6 +358,7 @@ export async function initTelemetry(
     logs: otlpProtocol('logs', env),
   };
   const spanProcessors = [];
+  const direct = options.directRecording ?? config.telemetry.directRecording;
   // Where direct work spans go when they are encoded on this thread (protobuf over the thread).
   let directQueue: DirectSpanQueue | undefined;
   let threadRecords = Promise.resolve(false);
@@ -380,7 +381,9 @@ export async function initTelemetry(
         import('./span-export-thread.js'),
         import('./attempt-record.js'),
       ]);
-      const records = protocols.traces === 'http/protobuf' && (options.threadRecords ?? true);
+      // Records are lazy attempts', which only direct recording makes: without it the thread
+      // does not load their module.
+      const records = direct && protocols.traces === 'http/protobuf' && (options.threadRecords ?? true);
       const exporter = new ThreadedSpanExporter({
         exporterModule: createRequire(import.meta.url).resolve(exporterModule),
         exporterConfig: { ...targets.traces },
@@ -412,7 +415,6 @@ export async function initTelemetry(
       );
     }
   }
-  const direct = options.directRecording ?? config.telemetry.directRecording;
   // Cumulative is the default temporality and the only one the local counts report.
   const temporality = (process.env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ?? '')
     .trim()
