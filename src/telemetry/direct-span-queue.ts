@@ -5,7 +5,8 @@
 // push; the bytes of encoded spans wait for a send in progress. Batching follows the SDK's
 // BatchSpanProcessor with the same settings: a batch leaves when it is full or after the
 // schedule delay, one export at a time, sampled spans only, spans beyond the queue size dropped
-// (and reported as the SDK reports them); flush and shutdown send everything. With a record
+// (and reported as the SDK reports them); flush and shutdown send everything. Besides, a batch
+// is held under a number of bytes (`maxExportBytes`), the rest leaving right after. With a record
 // sender that is ready, lazy attempts are not encoded here: each leaves as a record
 // (attempt-record.ts) and the export thread encodes its batch, in order with the spans encoded
 // here. Never throws into the work path.
@@ -14,13 +15,25 @@ import { globalErrorHandler } from '@opentelemetry/core';
 import type { RecordBatch, RecordTable } from './attempt-record.js';
 import type { DirectSpanEncoder, EncodableSpan } from './direct-span-encoder.js';
 
-/** The batch processor's settings (`OTEL_BSP_*`). */
+/** The batch processor's settings (`OTEL_BSP_*`), and a limit on a request's bytes. */
 export interface DirectSpanQueueOptions {
   maxQueueSize: number;
   maxExportBatchSize: number;
+  /**
+   * Bytes of spans past which a batch leaves with fewer than `maxExportBatchSize` spans (at
+   * least one): spans encoded here count their bytes, records {@link RECORD_BYTES} each.
+   * Unlimited when not given.
+   */
+  maxExportBytes?: number;
   scheduledDelayMillis: number;
   exportTimeoutMillis: number;
 }
+
+/**
+ * What a record (a lazy attempt encoded on the export thread) counts for towards
+ * `maxExportBytes`: its span is about 630 bytes, more only with a long work type or queue name.
+ */
+export const RECORD_BYTES = 1024;
 
 /** Sends one request of encoded spans; `done` gets an error when it failed. */
 export type SendEncoded = (
@@ -80,6 +93,8 @@ export class DirectSpanQueue {
   #scope: EncodableSpan['instrumentationScope'] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #exporting = false;
+  /** Whether the last batch to leave was cut short by `maxExportBytes` (the rest leaves next). */
+  #cutShort = false;
   #dropped = 0;
   #shutdown = false;
   /**
@@ -212,9 +227,9 @@ export class DirectSpanQueue {
 
   #flushAll(): Promise<void> {
     this.#encodePending();
-    const batches = Math.ceil(this.#encoded / this.#o.maxExportBatchSize);
     const sends: Array<Promise<void>> = [];
-    for (let i = 0; i < batches; i++) sends.push(this.#flushOne());
+    // Each #flushOne takes its batch off the queue at once, so this ends.
+    while (this.#encoded > 0) sends.push(this.#flushOne());
     return Promise.all(sends).then(() => undefined);
   }
 
@@ -222,9 +237,9 @@ export class DirectSpanQueue {
   #flushOne(): Promise<void> {
     this.#clearTimer();
     this.#encodePending();
-    const count = Math.min(this.#encoded, this.#o.maxExportBatchSize);
-    if (count === 0) return Promise.resolve();
     const first = this.#first;
+    const count = this.#batchCount(first, Math.min(this.#encoded, this.#o.maxExportBatchSize));
+    if (count === 0) return Promise.resolve();
     const last = first + count - 1;
     const start = this.#head;
     const end = this.#ends[last]!;
@@ -292,6 +307,31 @@ export class DirectSpanQueue {
   }
 
   /**
+   * How many of the `count` spans from `first` on go into one request: all of them, or as many
+   * as fit in `maxExportBytes` (at least one). Sets `#cutShort` when they did not all fit.
+   */
+  #batchCount(first: number, count: number): number {
+    this.#cutShort = false;
+    const limit = this.#o.maxExportBytes;
+    if (limit === undefined || count === 0) return count;
+    let bytes = 0;
+    let from = this.#head;
+    let recordFrom = this.#recordHead;
+    for (let i = 0; i < count; i++) {
+      const to = this.#ends[first + i]!;
+      const recordTo = this.#recordEnds[first + i]!;
+      bytes += to - from + (recordTo > recordFrom ? RECORD_BYTES : 0);
+      if (bytes > limit && i > 0) {
+        this.#cutShort = true;
+        return i;
+      }
+      from = to;
+      recordFrom = recordTo;
+    }
+    return count;
+  }
+
+  /**
    * Drops the sent spans' places from the front of the index arrays and the records (under a
    * steady load the queue may never be empty, when they would start over; `#append` does it
    * when it moves the waiting bytes to the front).
@@ -335,8 +375,9 @@ export class DirectSpanQueue {
         if (this.size === 0) return;
         this.#clearTimer();
         // A full batch waiting when an export ends leaves now, as in the SDK's processor (this
-        // is the export's callback, not the work path: its spans are encoded here).
-        if (this.size >= this.#o.maxExportBatchSize) this.#export();
+        // is the export's callback, not the work path: its spans are encoded here), and so does
+        // the rest of a batch that was cut short by its bytes.
+        if (this.size >= this.#o.maxExportBatchSize || this.#cutShort) this.#export();
         else this.#maybeStart();
       });
   }

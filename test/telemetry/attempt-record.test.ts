@@ -27,7 +27,7 @@ import type { EndedAttempt, RecordBatch } from '../../src/telemetry/attempt-reco
 import { LazyAttemptSpan } from '../../src/telemetry/attempt-span.js';
 import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import type { EncodableSpan } from '../../src/telemetry/direct-span-encoder.js';
-import { DirectSpanQueue } from '../../src/telemetry/direct-span-queue.js';
+import { DirectSpanQueue, RECORD_BYTES } from '../../src/telemetry/direct-span-queue.js';
 import type { RecordSender } from '../../src/telemetry/direct-span-queue.js';
 import { frozenAttributes, setDirectSpanSink, startDirectSpan } from '../../src/telemetry/direct-spans.js';
 import type { DirectSpan, DirectSpanSink } from '../../src/telemetry/direct-spans.js';
@@ -289,7 +289,7 @@ describe('attempt records', () => {
 
 describe('the direct span queue with a record sender', () => {
   /** A queue whose records go to an in-process RecordEncoder (the thread's code, run here). */
-  function queueWith(ready: () => boolean, later = false) {
+  function queueWith(ready: () => boolean, later = false, maxExportBytes?: number) {
     const sent: Array<{ bytes: Buffer; count: number; records: boolean }> = [];
     const table = new RecordTable();
     const encoder = new RecordEncoder();
@@ -318,6 +318,7 @@ describe('the direct span queue with a record sender', () => {
       {
         maxQueueSize: 4096,
         maxExportBatchSize: 4,
+        ...(maxExportBytes === undefined ? {} : { maxExportBytes }),
         scheduledDelayMillis: 60_000,
         exportTimeoutMillis: 30_000,
       },
@@ -344,6 +345,21 @@ describe('the direct span queue with a record sender', () => {
     expect(sent[0]!.bytes.equals(mainRequest(sink, spans.slice(0, 2)))).toBe(true);
     expect(sent[1]!.bytes.equals(mainRequest(sink, spans.slice(2, 6)))).toBe(true);
     expect(sent[2]!.bytes.equals(mainRequest(sink, spans.slice(6)))).toBe(true);
+  });
+
+  it('counts a record as RECORD_BYTES towards maxExportBytes', async () => {
+    const { sink } = pipeline();
+    const { queue, sent } = queueWith(() => true, false, 2 * RECORD_BYTES);
+    const spans = await attempts(7);
+    for (const span of spans) queue.addSampled(span);
+    await queue.forceFlush();
+    expect(sent.map((s) => [s.records, s.count])).toEqual([
+      [true, 2],
+      [true, 2],
+      [true, 2],
+      [true, 1],
+    ]);
+    expect(sent[3]!.bytes.equals(mainRequest(sink, spans.slice(6)))).toBe(true);
   });
 
   it('mixes spans encoded here and records in one batch, in the order they ended', async () => {

@@ -44,6 +44,7 @@ function setup(options: Partial<DirectSpanQueueOptions> & { hold?: boolean } = {
     {
       maxQueueSize: options.maxQueueSize ?? 2048,
       maxExportBatchSize: options.maxExportBatchSize ?? 512,
+      ...(options.maxExportBytes === undefined ? {} : { maxExportBytes: options.maxExportBytes }),
       scheduledDelayMillis: options.scheduledDelayMillis ?? 60_000,
       exportTimeoutMillis: options.exportTimeoutMillis ?? 30_000,
     },
@@ -190,6 +191,45 @@ describe('DirectSpanQueue', () => {
       expect(Buffer.from(s.bytes).equals(sdkBytes(ended.slice(at, at + s.count)))).toBe(true);
       at += s.count;
     }
+  });
+
+  it('holds a batch under maxExportBytes; the rest of a full batch leaves right after, not after the delay', async () => {
+    // One span's entry, measured on a queue without the limit.
+    const probe = setup({ maxExportBatchSize: 1 });
+    probe.end(1);
+    await probe.queue.forceFlush();
+    const oneRequest = probe.sent[0]!.bytes.length;
+    const limit = 10 * oneRequest; // about 10 spans' entries (a request's frame is a few bytes more)
+    const { sent, ended, end } = setup({ maxExportBatchSize: 100, maxExportBytes: limit, hold: true });
+    end(100);
+    await turn();
+    expect(sent).toHaveLength(1);
+    const first = sent[0]!.count;
+    expect(first).toBeGreaterThan(1);
+    expect(first).toBeLessThan(100);
+    // Each answer lets the next part go (the schedule delay is a minute: nothing else sends).
+    for (let i = 0; i < sent.length; i++) {
+      sent[i]!.done();
+      await turn();
+      await turn();
+    }
+    expect(sent.reduce((n, s) => n + s.count, 0)).toBe(100);
+    let at = 0;
+    for (const s of sent) {
+      expect(s.count).toBeLessThanOrEqual(first);
+      // Entries alone stay under the limit; each request is the SDK's bytes for its spans.
+      expect(s.bytes.length).toBeLessThanOrEqual(limit + oneRequest);
+      expect(Buffer.from(s.bytes).equals(sdkBytes(ended.slice(at, at + s.count)))).toBe(true);
+      at += s.count;
+    }
+  });
+
+  it('sends a span larger than maxExportBytes alone, and forceFlush sends everything under the limit', async () => {
+    const { queue, sent, ended, end } = setup({ maxExportBatchSize: 100, maxExportBytes: 1 });
+    end(5);
+    await queue.forceFlush();
+    expect(sent.map((s) => s.count)).toEqual([1, 1, 1, 1, 1]);
+    sent.forEach((s, i) => expect(Buffer.from(s.bytes).equals(sdkBytes(ended.slice(i, i + 1)))).toBe(true));
   });
 
   it('a failed send rejects nothing into the caller; shutdown sends what waits and takes no more', async () => {

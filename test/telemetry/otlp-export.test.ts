@@ -194,39 +194,66 @@ describe('initTelemetry', () => {
     expect(Buffer.concat(metricExports.map((m) => m.raw)).includes('animus.work.transitions')).toBe(true);
     expect(JSON.stringify(logExports.map((l) => l.body))).toContain('proto log line');
   });
-  /** PRODUCER spans of one synchronous burst, as the receiver got them after `finish`. */
+  /**
+   * PRODUCER spans of one synchronous burst, as the receiver got them after `finish`, and how
+   * many each trace request carried; `batchSize` sets OTEL_BSP_MAX_EXPORT_BATCH_SIZE meanwhile.
+   */
   async function burst(
     queue: string,
     count: number,
-    options: { directRecording?: boolean; finish: 'shutdown' | 'forceFlush' },
-  ): Promise<number> {
+    options: { directRecording?: boolean; finish: 'shutdown' | 'forceFlush'; batchSize?: number },
+  ): Promise<{ spans: number; perRequest: number[] }> {
     resetOtelApi();
     const from = otlp.received.length;
     const config = resolveConfig({ telemetry: { otlpEndpoint: otlp.endpoint, serviceName: 'animus' } });
-    const handle = await initTelemetry(config, {
-      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
-      ...(options.directRecording === undefined ? {} : { directRecording: options.directRecording }),
-    });
-    for (let i = 0; i < count; i++) startWorkSpan({ queue, workType: 'burst' }).end();
-    await handle[options.finish]();
-    const spans = otlp.received
-      .slice(from)
-      .filter((r) => r.path === '/v1/traces')
-      .flatMap((r) => protobufSpans(r.raw));
-    await handle.shutdown();
-    return spans.filter((x) => x.name === `send ${queue}`).length;
+    const saved = process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
+    if (options.batchSize !== undefined)
+      process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = String(options.batchSize);
+    try {
+      const handle = await initTelemetry(config, {
+        env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+        ...(options.directRecording === undefined ? {} : { directRecording: options.directRecording }),
+      });
+      for (let i = 0; i < count; i++) startWorkSpan({ queue, workType: 'burst' }).end();
+      await handle[options.finish]();
+      const requests = otlp.received
+        .slice(from)
+        .filter((r) => r.path === '/v1/traces')
+        .map((r) => protobufSpans(r.raw).filter((x) => x.name === `send ${queue}`).length)
+        .filter((n) => n > 0);
+      await handle.shutdown();
+      return { spans: requests.reduce((a, b) => a + b, 0), perRequest: requests };
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
+      else process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = saved;
+    }
   }
 
   it('keeps a burst larger than the SDK default queue (2048): all 5000 spans of one go arrive', async () => {
     // One synchronous burst, as a 5000-item submitBatch makes: no export can run in between.
-    expect(await burst('burst_q', 5000, { finish: 'shutdown' })).toBe(5000);
+    expect((await burst('burst_q', 5000, { finish: 'shutdown' })).spans).toBe(5000);
   });
 
   it('sends a full span queue in one flush: more batches than the exporter sends at once all arrive', async () => {
     // 16,000 spans are 32 batches of 512 flushed together; the OTLP exporter refuses more than
     // 30 concurrent exports, so the export thread must queue them, not pass them all on —
     // spans encoded by the thread and direct spans encoded on the main thread alike.
-    expect(await burst('flood_q', 16_000, { finish: 'forceFlush', directRecording: false })).toBe(16_000);
-    expect(await burst('flood_direct_q', 16_000, { finish: 'forceFlush' })).toBe(16_000);
+    const sdk = await burst('flood_q', 16_000, { finish: 'forceFlush', directRecording: false });
+    expect(sdk.spans).toBe(16_000);
+    expect(sdk.perRequest.length).toBeGreaterThanOrEqual(32);
+    const direct = await burst('flood_direct_q', 16_000, { finish: 'forceFlush', batchSize: 512 });
+    expect(direct.spans).toBe(16_000);
+    expect(direct.perRequest).toEqual([...new Array<number>(31).fill(512), 128]);
+  });
+
+  it('sends direct work spans 4096 to a request unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise', async () => {
+    // The SDK's processor (directRecording off) keeps its own default of 512.
+    expect((await burst('big_direct_q', 5000, { finish: 'forceFlush' })).perRequest).toEqual([4096, 904]);
+    expect(
+      (await burst('big_sdk_q', 1000, { finish: 'forceFlush', directRecording: false })).perRequest,
+    ).toEqual([512, 488]);
+    expect((await burst('set_direct_q', 1000, { finish: 'forceFlush', batchSize: 300 })).perRequest).toEqual([
+      300, 300, 300, 100,
+    ]);
   });
 });
