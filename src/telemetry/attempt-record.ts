@@ -2,8 +2,10 @@
 // (span-export-thread.ts) instead of the main thread: an attempt's span is a few values (its
 // traceparent, span id, start, end, ids, outcome) around parts every attempt of a queue shares
 // (the constant attributes and span name, the lifecycle events' attribute sets). A record is
-// those values in a flat array, with the shared parts named by number; each shared part is sent
-// to the thread once (RecordTable on the main thread, RecordEncoder on the export thread).
+// those values written as bytes (RecordBuffer: outside the V8 heap, so that attempts waiting for
+// their batch leave nothing for the collector to copy or promote, and a batch is transferred to
+// the thread, not cloned), with the shared parts named by number; each shared part is sent to the
+// thread once (RecordTable on the main thread, RecordEncoder on the export thread).
 // On the main thread an attempt is encoded from the fields `fillAttemptFields` hands the
 // encoder; on the export thread from a span shape per set of shared parts (the encoder's
 // `shape`: everything but the ids, times and own attributes encoded once), to the same bytes
@@ -144,8 +146,104 @@ export function fillAttemptFields(f: DirectSpanFields, a: EndedAttempt): void {
   f.status = UNSET;
 }
 
-/** Values per record (see {@link writeAttemptRecord}). */
-export const RECORD_SIZE = 11;
+/**
+ * A record's fixed part (see {@link writeAttemptRecord}): the three shared parts' numbers (u16
+ * each) and two bytes unused, then start, end and attempt (float64 each); its strings follow.
+ */
+const RECORD_FIXED = 32;
+/** Strings per record: traceparent, span id, work id, message id, outcome. */
+const RECORD_STRINGS = 5;
+
+/**
+ * Records one after another, as bytes in a buffer of their own that grows as needed (records
+ * are appended with {@link writeAttemptRecord}). Offsets are byte offsets.
+ */
+export class RecordBuffer {
+  #bytes: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  #length = 0;
+  /** Records written since the buffer was made or last emptied. */
+  count = 0;
+
+  /** Bytes in use. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** The bytes `[from, to)` in an ArrayBuffer of their own (to transfer to the thread). */
+  take(from = 0, to = this.#length): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(new ArrayBuffer(to - from));
+    out.set(this.#bytes.subarray(from, to));
+    return out;
+  }
+
+  /** Drops the bytes before `from` (later offsets move down by it). */
+  dropFront(from: number): void {
+    this.#bytes.copy(this.#bytes, 0, from, this.#length);
+    this.#length -= from;
+  }
+
+  /** Empties the buffer. */
+  clear(): void {
+    this.#length = 0;
+    this.count = 0;
+  }
+
+  #ensure(n: number): Buffer {
+    if (this.#length + n > this.#bytes.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(this.#bytes.length * 2, this.#length + n));
+      this.#bytes.copy(next, 0, 0, this.#length);
+      this.#bytes = next;
+    }
+    return this.#bytes;
+  }
+
+  /** Appends one record; false (nothing written) when a string is longer than 65535 bytes. */
+  write(
+    baseId: number,
+    firstId: number,
+    lastId: number,
+    start: number,
+    end: number,
+    attempt: number,
+    strings: readonly string[],
+  ): boolean {
+    let room = RECORD_FIXED;
+    for (const text of strings) room += 2 + 3 * text.length;
+    const buf = this.#ensure(room);
+    const at = this.#length;
+    buf.writeUInt16LE(baseId, at);
+    buf.writeUInt16LE(firstId, at + 2);
+    buf.writeUInt16LE(lastId, at + 4);
+    buf.writeDoubleLE(start, at + 8);
+    buf.writeDoubleLE(end, at + 16);
+    buf.writeDoubleLE(attempt, at + 24);
+    let p = at + RECORD_FIXED;
+    for (const text of strings) {
+      const n = writeText(buf, p + 2, text);
+      if (n > 0xffff) return false;
+      buf.writeUInt16LE(n, p);
+      p += 2 + n;
+    }
+    this.#length = p;
+    this.count++;
+    return true;
+  }
+}
+
+/** Writes `text` as UTF-8 at `buf[p…]` (room for three bytes a character); returns its bytes. */
+function writeText(buf: Buffer, p: number, text: string): number {
+  const n = text.length;
+  // ASCII (ids, digits, outcomes) in one loop; anything else through the UTF-8 encoder.
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return buf.write(text, p, 'utf8');
+    buf[p + i] = c;
+  }
+  return n;
+}
+
+/** The strings of one record, rewritten for every record written (read at once). */
+const STRINGS: string[] = new Array<string>(RECORD_STRINGS).fill('');
 
 /** Shared parts the table names at most; past it, attempts are encoded on the main thread. */
 const TABLE_LIMIT = 4096;
@@ -191,26 +289,22 @@ export class RecordTable {
   }
 }
 
-/** Appends an ended attempt's record to `out`; false, with nothing appended, when the table is full. */
-export function writeAttemptRecord(out: unknown[], table: RecordTable, a: EndedAttempt): boolean {
+/**
+ * Appends an ended attempt's record to `out`; false, with nothing appended, when the table is
+ * full (or a string is longer than a record holds).
+ */
+export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: EndedAttempt): boolean {
   const baseId = table.base(a.base);
   const firstId = table.attributes(a.firstEvent);
   const lastId = table.attributes(a.lastEvent);
   if (baseId === 0 || firstId === 0 || lastId === 0) return false;
-  out.push(
-    a.traceparent,
-    a.spanId,
-    a.start,
-    a.end,
-    baseId,
-    a.workId,
-    a.attempt,
-    a.messageId,
-    a.outcome,
-    firstId,
-    lastId,
-  );
-  return true;
+  const strings = STRINGS;
+  strings[0] = a.traceparent;
+  strings[1] = a.spanId;
+  strings[2] = a.workId;
+  strings[3] = a.messageId;
+  strings[4] = a.outcome;
+  return out.write(baseId, firstId, lastId, a.start, a.end, a.attempt, strings);
 }
 
 /** A batch as the main thread hands it to the export thread (see `RecordEncoder.encode`). */
@@ -224,8 +318,8 @@ export interface RecordBatch {
    * Undefined when every span is a record.
    */
   readonly layout: readonly number[] | undefined;
-  /** The records, {@link RECORD_SIZE} values each. */
-  readonly records: readonly unknown[];
+  /** The records' bytes (a {@link RecordBuffer}'s), in an ArrayBuffer of their own. */
+  readonly records: Uint8Array;
   /** Spans in all. */
   readonly count: number;
 }
@@ -242,6 +336,8 @@ export class RecordEncoder {
   /** The own attributes and the events' times of the record being encoded. */
   readonly #own: Record<string, AttributeValue> = {};
   readonly #eventTimes = [0, 0];
+  /** The strings of the record being encoded. */
+  readonly #strings: string[] = new Array<string>(RECORD_STRINGS).fill('');
   #entries: Buffer = Buffer.allocUnsafe(64 * 1024);
   #length = 0;
 
@@ -260,17 +356,16 @@ export class RecordEncoder {
   /** The request for `batch`, in a buffer of its own (hand it back with {@link recycle}). */
   encode(batch: RecordBatch): Uint8Array<ArrayBuffer> {
     this.#length = 0;
-    const { bytes, layout, records } = batch;
+    const { bytes, layout } = batch;
+    const records = Buffer.from(batch.records.buffer, batch.records.byteOffset, batch.records.byteLength);
     let at = 0;
     if (layout === undefined) {
-      for (; at < records.length; at += RECORD_SIZE) this.#record(records, at);
+      while (at < records.length) at = this.#record(records, at);
     } else {
       let from = 0;
       for (const length of layout) {
-        if (length === 0) {
-          this.#record(records, at);
-          at += RECORD_SIZE;
-        } else {
+        if (length === 0) at = this.#record(records, at);
+        else {
           this.#append(bytes!.subarray(from, from + length));
           from += length;
         }
@@ -292,13 +387,14 @@ export class RecordEncoder {
   }
 
   /**
-   * The record at `r[i…]` (laid out by {@link writeAttemptRecord}), encoded as
+   * The record at `r[i…]` (written by {@link writeAttemptRecord}), encoded as
    * {@link fillAttemptFields} would have it encoded: through the shape of its shared parts.
+   * Returns where the next record starts.
    */
-  #record(r: readonly unknown[], i: number): void {
-    const baseId = r[i + 4] as number;
-    const firstId = r[i + 9] as number;
-    const lastId = r[i + 10] as number;
+  #record(r: Buffer, i: number): number {
+    const baseId = r.readUInt16LE(i);
+    const firstId = r.readUInt16LE(i + 2);
+    const lastId = r.readUInt16LE(i + 4);
     // Numbers up to TABLE_LIMIT: one key for the three.
     const key = (baseId * (TABLE_LIMIT + 1) + firstId) * (TABLE_LIMIT + 1) + lastId;
     let shape = this.#shapes.get(key);
@@ -312,29 +408,32 @@ export class RecordEncoder {
       );
       if (this.#shapes.size < TABLE_LIMIT) this.#shapes.set(key, shape);
     }
-    const traceparent = r[i] as string;
-    const start = r[i + 2] as number;
-    const end = endOf(start, r[i + 3] as number);
+    const start = r.readDoubleLE(i + 8);
+    const end = endOf(start, r.readDoubleLE(i + 16));
+    const attempt = r.readDoubleLE(i + 24);
+    const strings = this.#strings;
+    let p = i + RECORD_FIXED;
+    for (let k = 0; k < RECORD_STRINGS; k++) {
+      const n = r.readUInt16LE(p);
+      strings[k] = r.toString('utf8', p + 2, p + 2 + n);
+      p += 2 + n;
+    }
+    const traceparent = strings[0]!;
     const times = this.#eventTimes;
     times[0] = start;
     times[1] = end;
     const length = this.#encoder.encodeShapedInPlace(
       shape,
       traceparent.slice(3, 35),
-      r[i + 1] as string,
+      strings[1]!,
       traceparent.slice(36, 52),
       start,
       end,
-      writeEndedAttributes(
-        this.#own,
-        r[i + 5] as string,
-        r[i + 6] as number,
-        r[i + 7] as string,
-        r[i + 8] as string,
-      ),
+      writeEndedAttributes(this.#own, strings[2]!, attempt, strings[3]!, strings[4]!),
       times,
     );
     this.#append(this.#encoder.workBuffer.subarray(0, length));
+    return p;
   }
 
   #append(entry: Uint8Array): void {

@@ -22,7 +22,7 @@ import type {
   TimeInput,
 } from '@opentelemetry/api';
 import { fillAttemptFields, writeAttemptRecord, writeOwnAttributes } from './attempt-record.js';
-import type { EndedAttempt, RecordTable } from './attempt-record.js';
+import type { EndedAttempt, RecordBuffer, RecordTable } from './attempt-record.js';
 import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
 import { directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
 import type { DirectSpanSink } from './direct-spans.js';
@@ -296,7 +296,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
    * Appends the attempt's record (see `writeAttemptRecord`) for the export thread to encode;
    * false when it cannot be a record (then it is encoded here, through `fillFields`).
    */
-  writeRecord(out: unknown[], table: RecordTable): boolean {
+  writeRecord(out: RecordBuffer, table: RecordTable): boolean {
     return writeAttemptRecord(out, table, this.#ended());
   }
 }

@@ -12,6 +12,7 @@
 // here. Never throws into the work path.
 import { diag, TraceFlags } from '@opentelemetry/api';
 import { globalErrorHandler } from '@opentelemetry/core';
+import { RecordBuffer } from './attempt-record.js';
 import type { RecordBatch, RecordTable } from './attempt-record.js';
 import type { DirectSpanEncoder, EncodableSpan } from './direct-span-encoder.js';
 
@@ -54,7 +55,7 @@ export interface RecordSender {
 
 /** A span that can also leave as a record (a lazy attempt): false when it cannot. */
 interface RecordableSpan extends EncodableSpan {
-  writeRecord?(out: unknown[], table: RecordTable): boolean;
+  writeRecord?(out: RecordBuffer, table: RecordTable): boolean;
 }
 
 /** A span the queue takes: encodable, with its trace flags. */
@@ -83,9 +84,11 @@ export class DirectSpanQueue {
   #first = 0;
   /**
    * Records of waiting spans that left as records (their entries in `bytes` are empty), in
-   * `records[recordHead…]`; `recordEnds` is where each waiting span's records end, beside `ends`.
+   * `records` from byte `recordHead` on; `recordEnds` is where each waiting span's record ends,
+   * beside `ends`. A lazy attempt that ends while no other span waits to be encoded is written
+   * at once: nothing of it stays on the heap while its batch gathers.
    */
-  #records: unknown[] = [];
+  readonly #records = new RecordBuffer();
   #recordHead = 0;
   #recordEnds: number[] = [];
   readonly #recordSender: RecordSender | undefined;
@@ -149,7 +152,14 @@ export class DirectSpanQueue {
         diag.warn(`Dropped ${String(this.#dropped)} spans because maxQueueSize reached`);
         this.#dropped = 0;
       }
-      this.#ended.push(span);
+      const sender = this.#recordSender;
+      if (
+        this.#ended.length > 0 ||
+        (span as RecordableSpan).writeRecord === undefined ||
+        sender?.isReady() !== true ||
+        !this.#encodeOne(span, sender)
+      )
+        this.#ended.push(span);
       this.#maybeStart();
     } catch (error) {
       diag.error('direct span queue: could not take a span', error);
@@ -169,27 +179,34 @@ export class DirectSpanQueue {
     if (ended.length === 0) return;
     this.#ended = [];
     const sender = this.#recordSender?.isReady() === true ? this.#recordSender : undefined;
-    for (const span of ended as RecordableSpan[]) {
+    for (const span of ended) {
       try {
-        // Spans of another resource or scope than the waiting ones (not animus's own setup):
-        // the waiting ones go first, as a request of their own.
-        if (
-          this.#encoded > 0 &&
-          (span.resource !== this.#resource || span.instrumentationScope !== this.#scope)
-        )
-          this.#flushAll().catch(globalErrorHandler);
-        if (sender === undefined || span.writeRecord?.(this.#records, sender.table) !== true) {
-          const length = this.#encoder.encodeSpanInPlace(span);
-          this.#append(this.#encoder.workBuffer, length);
-        }
-        this.#resource = span.resource;
-        this.#scope = span.instrumentationScope;
-        this.#ends.push(this.#length);
-        this.#recordEnds.push(this.#records.length);
+        this.#encodeOne(span, sender, true);
       } catch (error) {
         diag.error('direct span queue: could not encode a span', error);
       }
     }
+  }
+
+  /**
+   * Adds one span to the waiting ones: as a record when there is a sender and the span can be
+   * one, else encoded here — or, unless `always`, not at all (false returned).
+   */
+  #encodeOne(span: RecordableSpan, sender: RecordSender | undefined, always = false): boolean {
+    // Spans of another resource or scope than the waiting ones (not animus's own setup): the
+    // waiting ones go first, as a request of their own.
+    if (this.#encoded > 0 && (span.resource !== this.#resource || span.instrumentationScope !== this.#scope))
+      this.#flushAll().catch(globalErrorHandler);
+    if (sender === undefined || span.writeRecord?.(this.#records, sender.table) !== true) {
+      if (!always) return false;
+      const length = this.#encoder.encodeSpanInPlace(span);
+      this.#append(this.#encoder.workBuffer, length);
+    }
+    this.#resource = span.resource;
+    this.#scope = span.instrumentationScope;
+    this.#ends.push(this.#length);
+    this.#recordEnds.push(this.#records.length);
+    return true;
   }
 
   /** Sends every waiting span; resolves once the exports have been handed over. */
@@ -257,7 +274,7 @@ export class DirectSpanQueue {
     try {
       if (recordEnd > this.#recordHead) {
         // Records among them: the export thread encodes the batch (entries made here copied).
-        const records = this.#records.slice(this.#recordHead, recordEnd);
+        const records = this.#records.take(this.#recordHead, recordEnd);
         let layout: number[] | undefined;
         // Entries made here among them too (a batch of records alone has none).
         if (end > start) {
@@ -280,7 +297,7 @@ export class DirectSpanQueue {
         // Nothing waits: the buffer starts over.
         this.#ends = [];
         this.#recordEnds = [];
-        this.#records = [];
+        this.#records.clear();
         this.#first = 0;
         this.#head = 0;
         this.#recordHead = 0;
@@ -343,7 +360,7 @@ export class DirectSpanQueue {
     const recordEnds = this.#recordEnds.slice(first);
     if (recordHead > 0) {
       for (let i = 0; i < recordEnds.length; i++) recordEnds[i]! -= recordHead;
-      this.#records = this.#records.slice(recordHead);
+      this.#records.dropFront(recordHead);
       this.#recordHead = 0;
     }
     this.#recordEnds = recordEnds;

@@ -260,6 +260,20 @@ parentPort.on('message', (m) => {
  */
 type FlatSpan = unknown[];
 
+/** The buffers of `views` that are theirs alone (each view starts and fills its buffer), to transfer. */
+function transferable(views: ReadonlyArray<Uint8Array | undefined>): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const v of views)
+    if (
+      v !== undefined &&
+      v.byteOffset === 0 &&
+      v.byteLength === v.buffer.byteLength &&
+      v.buffer instanceof ArrayBuffer
+    )
+      out.push(v.buffer);
+  return out;
+}
+
 /**
  * Exports spans through `OTLPTraceExporter` on a worker thread; use it under a
  * `BatchSpanProcessor` wrapped in {@link FlushingSpanProcessor}. `export` reports success once
@@ -396,7 +410,7 @@ export class ThreadedSpanExporter implements SpanExporter {
           count: batch.count,
         },
         (reply) => done(reply.ok ? undefined : new Error(reply.error ?? 'span export failed')),
-        bytes === undefined || bytes.byteOffset !== 0 ? undefined : [bytes.buffer as ArrayBuffer],
+        transferable([bytes, batch.records]),
       );
     } catch (error) {
       done(error as Error);

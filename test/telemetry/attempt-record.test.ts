@@ -18,7 +18,7 @@ import { resolveConfig } from '../../src/config/index.js';
 import {
   fillAttemptFields,
   RECORD_MODULE,
-  RECORD_SIZE,
+  RecordBuffer,
   RecordEncoder,
   RecordTable,
   writeAttemptRecord,
@@ -116,9 +116,9 @@ describe('attempt records', () => {
     const { sink } = pipeline();
     const spans = await attempts(5);
     const table = new RecordTable();
-    const records: unknown[] = [];
+    const records = new RecordBuffer();
     for (const span of spans) expect(span.writeRecord(records, table)).toBe(true);
-    expect(records).toHaveLength(5 * RECORD_SIZE);
+    expect(records.count).toBe(5);
     const encoder = new RecordEncoder();
     encoder.define(cloned(table.takeDefinitions()));
     // Shared parts are defined once: the next batch carries none.
@@ -128,7 +128,7 @@ describe('attempt records', () => {
       scope: cloned({ ...sink.scope }),
       bytes: undefined,
       layout: undefined,
-      records: cloned(records),
+      records: records.take(),
       count: 5,
     };
     const ours = Buffer.from(encoder.encode(batch));
@@ -152,7 +152,7 @@ describe('attempt records', () => {
       [1_764_000_000_000, 1_764_000_000_000, 'y'.repeat(20_000), 7, '12345678901234567890', 'completed'],
     ];
     const table = new RecordTable();
-    const records: unknown[] = [];
+    const records = new RecordBuffer();
     const twins: EncodableSpan[] = [];
     cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
       const base = bases[n % 2]!;
@@ -181,7 +181,7 @@ describe('attempt records', () => {
       scope,
       bytes: undefined,
       layout: undefined,
-      records: cloned(records),
+      records: records.take(),
       count: cases.length,
     });
     const main = new DirectSpanEncoder();
@@ -193,6 +193,31 @@ describe('attempt records', () => {
       'process q1',
       'process q-é',
     ]);
+  });
+
+  it('are not written when a string is longer than a record holds (the attempt is encoded here then)', () => {
+    const table = new RecordTable();
+    const records = new RecordBuffer();
+    const ended: EndedAttempt = {
+      traceparent: TRACEPARENT,
+      spanId: '00f067aa0ba902b7',
+      start: 1,
+      end: 2,
+      base: baseAttrs('process', 'q1', 't1'),
+      workId: 'w',
+      attempt: 1,
+      messageId: '1',
+      outcome: 'completed',
+      firstEvent: eventAttrs('queued', 'running'),
+      lastEvent: eventAttrs('running', 'completed'),
+    };
+    expect(writeAttemptRecord(records, table, ended)).toBe(true);
+    const one = records.length;
+    expect(writeAttemptRecord(records, table, { ...ended, workId: 'z'.repeat(70_000) })).toBe(false);
+    expect(writeAttemptRecord(records, table, { ...ended, workId: 'é'.repeat(40_000) })).toBe(false);
+    expect([records.length, records.count]).toEqual([one, 1]);
+    expect(writeAttemptRecord(records, table, ended)).toBe(true);
+    expect([records.length, records.count]).toEqual([2 * one, 2]);
   });
 
   it('keep their place among spans encoded on the main thread', async () => {
@@ -216,7 +241,7 @@ describe('attempt records', () => {
     // direct 0, lazy 0, lazy 1, direct 1, lazy 2
     const order: EncodableSpan[] = [direct[0]!, lazy[0]!, lazy[1]!, direct[1]!, lazy[2]!];
     const table = new RecordTable();
-    const records: unknown[] = [];
+    const records = new RecordBuffer();
     const main = new DirectSpanEncoder();
     const parts: Buffer[] = [];
     const layout: number[] = [];
@@ -237,7 +262,7 @@ describe('attempt records', () => {
       scope: cloned({ ...sink.scope }),
       bytes: new Uint8Array(Buffer.concat(parts)),
       layout,
-      records: cloned(records),
+      records: records.take(),
       count: order.length,
     });
     expect(Buffer.from(ours).equals(mainRequest(sink, order))).toBe(true);
@@ -256,9 +281,9 @@ describe('attempt records', () => {
     const table = new RecordTable();
     for (let i = 0; i < 4096; i++) expect(table.attributes(Object.freeze({ i }))).toBe(i + 1);
     expect(table.attributes(Object.freeze({ i: -1 }))).toBe(0);
-    const records: unknown[] = [];
+    const records = new RecordBuffer();
     expect(span!.writeRecord(records, table)).toBe(false);
-    expect(records).toEqual([]);
+    expect(records.length).toBe(0);
     // Known parts keep their numbers.
     const known = eventAttrs('queued', 'running');
     const other = new RecordTable();
@@ -271,7 +296,7 @@ describe('attempt records', () => {
     const { sink } = pipeline();
     const spans = await attempts(1);
     const table = new RecordTable();
-    const records: unknown[] = [];
+    const records = new RecordBuffer();
     spans[0]!.writeRecord(records, table);
     const encoder = new RecordEncoder();
     expect(() =>
@@ -280,7 +305,7 @@ describe('attempt records', () => {
         scope: sink.scope,
         bytes: undefined,
         layout: undefined,
-        records,
+        records: records.take(),
         count: 1,
       }),
     ).toThrow(/shared part 1 is not defined/);
@@ -423,14 +448,14 @@ describe('the export thread with the record module', () => {
       const sender = exporter.records!;
       expect(sender.isReady()).toBe(true);
       const spans = await attempts(7);
-      const records: unknown[] = [];
+      const records = new RecordBuffer();
       for (const span of spans) span.writeRecord(records, sender.table);
       const batch: RecordBatch = {
         resource: sink.resource,
         scope: sink.scope,
         bytes: undefined,
         layout: undefined,
-        records,
+        records: records.take(),
         count: 7,
       };
       const error = await new Promise<Error | undefined>((resolve) => sender.send(batch, resolve));
