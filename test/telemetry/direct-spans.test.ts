@@ -465,6 +465,11 @@ describe('W3C header shortcuts', () => {
     { traceparent: `ff-${remoteParent.traceId}-${remoteParent.spanId}-01` },
     { traceparent: `00-${'0'.repeat(32)}-${remoteParent.spanId}-01` },
     { traceparent: `00-${remoteParent.traceId}-${'0'.repeat(16)}-01` },
+    // Characters that are not lowercase hex, ASCII or not (İ is U+0130: its low byte is '0').
+    { traceparent: `00-${remoteParent.traceId.slice(0, 31)}g-${remoteParent.spanId}-01` },
+    { traceparent: `00-İ${remoteParent.traceId.slice(1)}-${remoteParent.spanId}-01` },
+    { traceparent: `00-${remoteParent.traceId}-${remoteParent.spanId.slice(0, 15)}é-01` },
+    { traceparent: `00-${remoteParent.traceId}-${remoteParent.spanId.slice(0, 15)}:-01` },
     { traceparent: `00-${remoteParent.traceId}-${remoteParent.spanId}-01-extra` },
     { traceparent: `01-${remoteParent.traceId}-${remoteParent.spanId}-01-future` },
     { traceparent: ` 00-${remoteParent.traceId}-${remoteParent.spanId}-01` },
