@@ -145,14 +145,15 @@ const WHY: Partial<Record<RowName, string>> = {
 const TRACING_WHY =
   'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span plus a ' +
   'duration point, encoded to OTLP/protobuf (attempts on the export thread, from records; other ' +
-  'work spans on the main thread), sent by the export thread and received by a receiver on the ' +
-  'same two cores. An attempt nobody asks about is one object until its batch has settled ' +
-  '(attempt-span.ts), then eleven values for the export thread (attempt-record.ts); what is left ' +
-  'is about 3-10 µs of main-thread time per batched attempt (async hooks of the context manager ' +
-  "included: the off side runs without it), 6-9 µs on the process's other threads (writing the " +
-  'spans, 1.6 µs each here, and HTTP) and 2-3 µs in the receiver, on two cores that ' +
-  'Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by up to 80 ' +
-  'points: compare several runs (README.md, Telemetry, "What it costs").';
+  'work spans on the main thread), sent by the export thread 4096 to a request and received by a ' +
+  'receiver on the same two cores. An attempt nobody asks about is one object while it runs ' +
+  '(attempt-span.ts), then a record of about a hundred bytes outside the heap for the export ' +
+  'thread (attempt-record.ts); what is left is about 1-5 µs of main-thread time per batched ' +
+  'attempt (async hooks of the context manager included: the off side runs without it), 2-3 µs ' +
+  "on the process's other threads (writing the spans and HTTP), about 1 µs in the receiver and " +
+  "Postgres's work on the items' trace headers, on two cores that Postgres keeps busy, so every " +
+  'microsecond is throughput. Pairs of one run spread by up to 80 points: compare several runs ' +
+  '(README.md, Telemetry, "What it costs").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
