@@ -148,7 +148,7 @@ const TRACING_WHY =
   'work spans on the main thread), sent by the export thread 4096 to a request and received by a ' +
   'receiver on the same two cores. An attempt nobody asks about is one object while it runs ' +
   '(attempt-span.ts), then a record of about a hundred bytes outside the heap for the export ' +
-  'thread (attempt-record.ts); what is left is about 1-5 µs of main-thread time per batched ' +
+  'thread (attempt-record.ts); what is left is about 1-7 µs of main-thread time per batched ' +
   'attempt (async hooks of the context manager included: the off side runs without it), 2-3 µs ' +
   "on the process's other threads (writing the spans and HTTP), about 1 µs in the receiver and " +
   "Postgres's work on the items' trace headers, on two cores that Postgres keeps busy, so every " +
