@@ -7,9 +7,10 @@
 // schedule delay, one export at a time, sampled spans only, spans beyond the queue size dropped
 // (and reported as the SDK reports them); flush and shutdown send everything. Besides, a batch
 // is held under a number of bytes (`maxExportBytes`), the rest leaving right after. With a record
-// sender that is ready, lazy attempts are not encoded here: each leaves as a record
-// (attempt-record.ts) and the export thread encodes its batch, in order with the spans encoded
-// here. Never throws into the work path.
+// sender that is ready, lazy attempts are not encoded here: each is written as a record
+// (attempt-record.ts) as it ends, unless other spans wait to be encoded before it, and the
+// export thread encodes its batch, in order with the spans encoded here. Never throws into the
+// work path.
 import { diag, TraceFlags } from '@opentelemetry/api';
 import { globalErrorHandler } from '@opentelemetry/core';
 import { RecordBuffer } from './attempt-record.js';
