@@ -196,7 +196,8 @@ describe('initTelemetry', () => {
   });
   /**
    * PRODUCER spans of one synchronous burst, as the receiver got them after `finish`, and how
-   * many each trace request carried; `batchSize` sets OTEL_BSP_MAX_EXPORT_BATCH_SIZE meanwhile.
+   * many each trace request carried (largest first); `batchSize` sets
+   * OTEL_BSP_MAX_EXPORT_BATCH_SIZE meanwhile.
    */
   async function burst(
     queue: string,
@@ -222,7 +223,8 @@ describe('initTelemetry', () => {
         .map((r) => protobufSpans(r.raw).filter((x) => x.name === `send ${queue}`).length)
         .filter((n) => n > 0);
       await handle.shutdown();
-      return { spans: requests.reduce((a, b) => a + b, 0), perRequest: requests };
+      // Requests are sent several at a time, so they may arrive in any order: largest first.
+      return { spans: requests.reduce((a, b) => a + b, 0), perRequest: requests.sort((a, b) => b - a) };
     } finally {
       if (saved === undefined) delete process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
       else process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = saved;
