@@ -307,6 +307,14 @@ export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: End
   return out.write(baseId, firstId, lastId, a.start, a.end, a.attempt, strings);
 }
 
+/**
+ * The own attributes of an ended attempt, in the order `writeEndedAttributes` sets them: work
+ * id, attempt, message id, outcome.
+ */
+const OWN_KEYS = Object.keys(writeEndedAttributes({}, '', 0, '', ''));
+/** Where the work id, message id and outcome (a record's last three strings) go among the values. */
+const STRING_VALUES = [0, 4, 6];
+
 /** A batch as the main thread hands it to the export thread (see `RecordEncoder.encode`). */
 export interface RecordBatch {
   readonly resource: unknown;
@@ -333,11 +341,12 @@ export class RecordEncoder {
   readonly #values = new Map<number, unknown>();
   /** Span shapes by their shared parts' numbers (base, first event, last event). */
   readonly #shapes = new Map<number, SpanShape>();
-  /** The own attributes and the events' times of the record being encoded. */
-  readonly #own: Record<string, AttributeValue> = {};
+  /**
+   * Where the own attributes' values of the record being encoded are (pairs, see OWN_KEYS and
+   * `DirectSpanEncoder.encodeShapedRecordInPlace`), and its events' times.
+   */
+  readonly #ownAt: number[] = [0, 0, 0, -1, 0, 0, 0, 0];
   readonly #eventTimes = [0, 0];
-  /** The strings of the record being encoded. */
-  readonly #strings: string[] = new Array<string>(RECORD_STRINGS).fill('');
   #entries: Buffer = Buffer.allocUnsafe(64 * 1024);
   #length = 0;
 
@@ -410,26 +419,33 @@ export class RecordEncoder {
     }
     const start = r.readDoubleLE(i + 8);
     const end = endOf(start, r.readDoubleLE(i + 16));
-    const attempt = r.readDoubleLE(i + 24);
-    const strings = this.#strings;
+    // The strings: traceparent, span id, work id, message id, outcome (u16 length, UTF-8).
+    const values = this.#ownAt;
     let p = i + RECORD_FIXED;
-    for (let k = 0; k < RECORD_STRINGS; k++) {
-      const n = r.readUInt16LE(p);
-      strings[k] = r.toString('utf8', p + 2, p + 2 + n);
-      p += 2 + n;
+    const traceparentAt = p + 2;
+    p = traceparentAt + r.readUInt16LE(p);
+    const spanIdAt = p + 2;
+    p = spanIdAt + r.readUInt16LE(p);
+    for (let k = 0; k < STRING_VALUES.length; k++) {
+      const at = STRING_VALUES[k]!;
+      values[at] = p + 2;
+      p = p + 2 + r.readUInt16LE(p);
+      values[at + 1] = p;
     }
-    const traceparent = strings[0]!;
+    values[2] = r.readDoubleLE(i + 24);
+    values[3] = -1;
     const times = this.#eventTimes;
     times[0] = start;
     times[1] = end;
-    const length = this.#encoder.encodeShapedInPlace(
+    const length = this.#encoder.encodeShapedRecordInPlace(
       shape,
-      traceparent.slice(3, 35),
-      strings[1]!,
-      traceparent.slice(36, 52),
+      r,
+      traceparentAt,
+      spanIdAt,
       start,
       end,
-      writeEndedAttributes(this.#own, strings[2]!, attempt, strings[3]!, strings[4]!),
+      OWN_KEYS,
+      values,
       times,
     );
     this.#append(this.#encoder.workBuffer.subarray(0, length));

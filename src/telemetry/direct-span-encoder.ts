@@ -281,6 +281,64 @@ export class DirectSpanEncoder {
     return this.#pos;
   }
 
+  /**
+   * As {@link encodeShapedInPlace}, from an attempt record's bytes (attempt-record.ts), without
+   * making strings of them: the trace id and parent span id are the hex digits of the version-00
+   * traceparent at `src[traceparentAt…]`, the span id the 16 digits at `src[spanIdAt…]`, and own
+   * attribute `keys[k]` is the UTF-8 string `src[values[2k], values[2k+1])`, or the number
+   * `values[2k]` where `values[2k+1]` is -1. The same bytes as encodeShapedInPlace writes for the
+   * same values.
+   */
+  encodeShapedRecordInPlace(
+    shape: SpanShape,
+    src: Uint8Array,
+    traceparentAt: number,
+    spanIdAt: number,
+    start: number,
+    end: number,
+    keys: readonly string[],
+    values: readonly number[],
+    eventTimes: readonly number[],
+  ): number {
+    this.#pos = 0;
+    this.#tag(2, WIRE_LEN);
+    const at = this.#openWide();
+    this.#tag(1, WIRE_LEN);
+    this.#hexBytes(src, traceparentAt + 3, 32);
+    this.#tag(2, WIRE_LEN);
+    this.#hexBytes(src, spanIdAt, 16);
+    this.#tag(4, WIRE_LEN);
+    this.#hexBytes(src, traceparentAt + 36, 16);
+    const head = this.#pos;
+    this.#bytes(shape.head);
+    writeTime(this.#buf, head + shape.startAt, start);
+    writeTime(this.#buf, head + shape.endAt, end);
+    for (let k = 0; k < keys.length; k++) {
+      this.#tag(9, WIRE_LEN);
+      const kv = this.#open();
+      this.#tag(1, WIRE_LEN);
+      this.#cachedString(keys[k]!);
+      this.#tag(2, WIRE_LEN);
+      const value = this.#open();
+      const from = values[2 * k]!;
+      const to = values[2 * k + 1]!;
+      if (to === -1) this.#anyValue(from);
+      else {
+        this.#tag(1, WIRE_LEN);
+        this.#varint(to - from);
+        this.#bytes(src.subarray(from, to));
+      }
+      this.#close(value);
+      this.#close(kv);
+    }
+    const tail = this.#pos;
+    this.#bytes(shape.tail);
+    const times = shape.eventTimesAt;
+    for (let i = 0; i < times.length; i++) writeTime(this.#buf, tail + times[i]!, eventTimes[i]!);
+    this.#closeWide(at);
+    return this.#pos;
+  }
+
   /** Where {@link encodeSpanInPlace} wrote its entry (replaced when it grows). */
   get workBuffer(): Buffer {
     return this.#buf;
@@ -709,6 +767,18 @@ export class DirectSpanEncoder {
       const lo = hex.charCodeAt(i + 1);
       buf[p++] = (((hi < 256 ? DIGITS[hi]! : hi - 55) << 4) | (lo < 256 ? DIGITS[lo]! : lo - 55)) & 0xff;
     }
+    this.#pos = p;
+  }
+
+  /** `digits` hex digits at `src[from…]` as bytes, decoded as {@link #hex} decodes a string's. */
+  #hexBytes(src: Uint8Array, from: number, digits: number): void {
+    const n = digits >>> 1;
+    this.#varint(n);
+    this.#ensure(n);
+    const buf = this.#buf;
+    let p = this.#pos;
+    for (let i = from; i < from + 2 * n; i += 2)
+      buf[p++] = ((DIGITS[src[i]!]! << 4) | DIGITS[src[i + 1]!]!) & 0xff;
     this.#pos = p;
   }
 
