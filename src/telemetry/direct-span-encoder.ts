@@ -259,26 +259,15 @@ export class DirectSpanEncoder {
     own: Attributes,
     eventTimes: readonly number[],
   ): number {
-    this.#pos = 0;
-    this.#tag(2, WIRE_LEN);
-    const at = this.#openWide();
-    this.#tag(1, WIRE_LEN);
+    const at = this.#shapedStart();
     this.#hex(traceId);
     this.#tag(2, WIRE_LEN);
     this.#hex(spanId);
     this.#tag(4, WIRE_LEN);
     this.#hex(parentSpanId);
-    const head = this.#pos;
-    this.#bytes(shape.head);
-    writeTime(this.#buf, head + shape.startAt, start);
-    writeTime(this.#buf, head + shape.endAt, end);
+    this.#shapedHead(shape, start, end);
     this.#attributes(own, 9);
-    const tail = this.#pos;
-    this.#bytes(shape.tail);
-    const times = shape.eventTimesAt;
-    for (let i = 0; i < times.length; i++) writeTime(this.#buf, tail + times[i]!, eventTimes[i]!);
-    this.#closeWide(at);
-    return this.#pos;
+    return this.#shapedEnd(shape, eventTimes, at);
   }
 
   /**
@@ -300,19 +289,13 @@ export class DirectSpanEncoder {
     values: readonly number[],
     eventTimes: readonly number[],
   ): number {
-    this.#pos = 0;
-    this.#tag(2, WIRE_LEN);
-    const at = this.#openWide();
-    this.#tag(1, WIRE_LEN);
+    const at = this.#shapedStart();
     this.#hexBytes(src, traceparentAt + 3, 32);
     this.#tag(2, WIRE_LEN);
     this.#hexBytes(src, spanIdAt, 16);
     this.#tag(4, WIRE_LEN);
     this.#hexBytes(src, traceparentAt + 36, 16);
-    const head = this.#pos;
-    this.#bytes(shape.head);
-    writeTime(this.#buf, head + shape.startAt, start);
-    writeTime(this.#buf, head + shape.endAt, end);
+    this.#shapedHead(shape, start, end);
     for (let k = 0; k < keys.length; k++) {
       this.#tag(9, WIRE_LEN);
       const kv = this.#open();
@@ -331,6 +314,28 @@ export class DirectSpanEncoder {
       this.#close(value);
       this.#close(kv);
     }
+    return this.#shapedEnd(shape, eventTimes, at);
+  }
+
+  /** A shaped span's entry up to its trace id's bytes (the tag written); returns where it starts. */
+  #shapedStart(): number {
+    this.#pos = 0;
+    this.#tag(2, WIRE_LEN);
+    const at = this.#openWide();
+    this.#tag(1, WIRE_LEN);
+    return at;
+  }
+
+  /** After the ids: the shape's head, with the span's start and end written into it. */
+  #shapedHead(shape: SpanShape, start: number, end: number): void {
+    const head = this.#pos;
+    this.#bytes(shape.head);
+    writeTime(this.#buf, head + shape.startAt, start);
+    writeTime(this.#buf, head + shape.endAt, end);
+  }
+
+  /** After the own attributes: the shape's tail with the events' times; closes the entry at `at`. */
+  #shapedEnd(shape: SpanShape, eventTimes: readonly number[], at: number): number {
     const tail = this.#pos;
     this.#bytes(shape.tail);
     const times = shape.eventTimesAt;
