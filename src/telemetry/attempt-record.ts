@@ -171,9 +171,7 @@ export class RecordBuffer {
 
   /** The bytes `[from, to)` in an ArrayBuffer of their own (to transfer to the thread). */
   take(from = 0, to = this.#length): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(new ArrayBuffer(to - from));
-    out.set(this.#bytes.subarray(from, to));
-    return out;
+    return new Uint8Array(this.#bytes.subarray(from, to));
   }
 
   /** Drops the bytes before `from` (later offsets move down by it). */
@@ -432,8 +430,7 @@ export class RecordEncoder {
       p = p + 2 + r.readUInt16LE(p);
       values[at + 1] = p;
     }
-    values[2] = r.readDoubleLE(i + 24);
-    values[3] = -1;
+    values[2] = r.readDoubleLE(i + 24); // the attempt (values[3] stays -1: a number)
     const times = this.#eventTimes;
     times[0] = start;
     times[1] = end;

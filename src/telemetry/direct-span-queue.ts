@@ -153,13 +153,9 @@ export class DirectSpanQueue {
         diag.warn(`Dropped ${String(this.#dropped)} spans because maxQueueSize reached`);
         this.#dropped = 0;
       }
+      // A lazy attempt is written as a record now, unless spans wait to be encoded before it.
       const sender = this.#recordSender;
-      if (
-        this.#ended.length > 0 ||
-        (span as RecordableSpan).writeRecord === undefined ||
-        sender?.isReady() !== true ||
-        !this.#encodeOne(span, sender)
-      )
+      if (this.#ended.length > 0 || sender?.isReady() !== true || !this.#addRecord(span, sender))
         this.#ended.push(span);
       this.#maybeStart();
     } catch (error) {
@@ -182,32 +178,43 @@ export class DirectSpanQueue {
     const sender = this.#recordSender?.isReady() === true ? this.#recordSender : undefined;
     for (const span of ended) {
       try {
-        this.#encodeOne(span, sender, true);
+        if (!this.#addRecord(span, sender)) {
+          this.#sameSource(span);
+          // Encoded first: a span that does not fit replaces the encoder's work buffer.
+          const length = this.#encoder.encodeSpanInPlace(span);
+          this.#append(this.#encoder.workBuffer, length);
+          this.#placed(span);
+        }
       } catch (error) {
         diag.error('direct span queue: could not encode a span', error);
       }
     }
   }
 
+  /** Adds `span` to the waiting ones as a record; false, with nothing added, when it cannot be one. */
+  #addRecord(span: RecordableSpan, sender: RecordSender | undefined): boolean {
+    if (sender === undefined || span.writeRecord === undefined) return false;
+    this.#sameSource(span);
+    if (!span.writeRecord(this.#records, sender.table)) return false;
+    this.#placed(span);
+    return true;
+  }
+
   /**
-   * Adds one span to the waiting ones: as a record when there is a sender and the span can be
-   * one, else encoded here — or, unless `always`, not at all (false returned).
+   * Before a span of another resource or scope than the waiting ones (not animus's own setup):
+   * the waiting ones go first, as a request of their own.
    */
-  #encodeOne(span: RecordableSpan, sender: RecordSender | undefined, always = false): boolean {
-    // Spans of another resource or scope than the waiting ones (not animus's own setup): the
-    // waiting ones go first, as a request of their own.
+  #sameSource(span: EncodableSpan): void {
     if (this.#encoded > 0 && (span.resource !== this.#resource || span.instrumentationScope !== this.#scope))
       this.#flushAll().catch(globalErrorHandler);
-    if (sender === undefined || span.writeRecord?.(this.#records, sender.table) !== true) {
-      if (!always) return false;
-      const length = this.#encoder.encodeSpanInPlace(span);
-      this.#append(this.#encoder.workBuffer, length);
-    }
+  }
+
+  /** Marks where the span just written (as an entry or a record) ends. */
+  #placed(span: EncodableSpan): void {
     this.#resource = span.resource;
     this.#scope = span.instrumentationScope;
     this.#ends.push(this.#length);
     this.#recordEnds.push(this.#records.length);
-    return true;
   }
 
   /** Sends every waiting span; resolves once the exports have been handed over. */
