@@ -62,7 +62,10 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Visibility timeout per claim, in seconds. Default 30. */
   vt?: number;
-  /** Heartbeat period in ms. Default: a third of `vt`. */
+  /**
+   * Heartbeat period in ms (>= 10): each item in flight is heartbeat every 3/4 to 1 period, by
+   * one timer for the worker. Default: a third of `vt`, at least 100.
+   */
   heartbeatMs?: number;
   /** Most items claimed per read. Default: the free slots (up to `concurrency`). */
   batchSize?: number;
@@ -99,6 +102,19 @@ export interface WorkerDeps {
   pool: pg.Pool;
 }
 
+/** An item being handled: what stops it, its end, and when it last heartbeat. */
+interface InFlight {
+  controller: AbortController;
+  done: Promise<void>;
+  /** `Date.now()` at the claim or the last heartbeat (automatic or the handler's own). */
+  beatAt: number;
+  /** Heartbeats the item (set once its handler starts). */
+  beat: (() => void) | undefined;
+}
+
+/** Ticks of the worker's heartbeat timer per heartbeat period (see `#beatDue`). */
+const BEAT_TICKS = 4;
+
 /** A settled promise: an item's `done` until its handling has started (see `#dispatch`). */
 const DONE: Promise<void> = Promise.resolve();
 
@@ -120,7 +136,9 @@ export class Worker {
   #wake: (() => void) | undefined;
   #woken = false;
   #listener: pg.Client | undefined;
-  readonly #inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  readonly #inFlight = new Map<string, InFlight>();
+  /** The worker's one heartbeat timer (see `#beatDue`), from `start()` to the end of `stop()`. */
+  #beats: NodeJS.Timeout | undefined;
   #pendingComplete: Array<{ item: ClaimedItem; outcome: Json }> = [];
   #flushing: Promise<void> | undefined;
   readonly stats: WorkerStats = { claimed: 0, completed: 0, failed: 0, dead: 0, lost: 0, inFlight: 0 };
@@ -132,12 +150,15 @@ export class Worker {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new RangeError('concurrency must be a whole number >= 1');
     const vt = options.vt ?? 30;
+    const heartbeatMs = options.heartbeatMs ?? Math.max(100, (vt * 1000) / 3);
+    if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs < 10)
+      throw new RangeError(`heartbeatMs must be a number of milliseconds >= 10, got ${String(heartbeatMs)}`);
     const listen = options.listen ?? false;
     this.#o = {
       handlers: options.handlers,
       concurrency,
       vt,
-      heartbeatMs: options.heartbeatMs ?? Math.max(100, (vt * 1000) / 3),
+      heartbeatMs,
       batchSize: Math.min(options.batchSize ?? concurrency, 1000),
       completeBatchSize: options.completeBatchSize ?? 1,
       pollIntervalMs: options.pollIntervalMs ?? (listen ? 1000 : 200),
@@ -158,6 +179,10 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    if (this.#beats === undefined) {
+      this.#beats = setInterval(() => this.#beatDue(), this.#o.heartbeatMs / BEAT_TICKS);
+      this.#beats.unref();
+    }
     if (this.#o.listen) await this.#startListening();
     this.#loop = this.#run();
   }
@@ -251,13 +276,26 @@ export class Worker {
     // In flight before its handler starts; `#handle` takes it out as it ends (in the function
     // itself rather than through `.finally()`: three promises fewer per item, each of which
     // pays an async hook once a context manager's AsyncLocalStorage is in use).
-    const flight: { controller: AbortController; done: Promise<void> } = { controller, done: DONE };
+    const flight: InFlight = { controller, done: DONE, beatAt: Date.now(), beat: undefined };
     this.#inFlight.set(item.id, flight);
     this.stats.inFlight = this.#inFlight.size;
-    flight.done = this.#handle(item, controller);
+    flight.done = this.#handle(item, flight);
   }
 
-  async #handle(item: ClaimedItem, controller: AbortController): Promise<void> {
+  /**
+   * Heartbeats every item whose last heartbeat is a period old, less one tick. One timer for
+   * the worker instead of one per item: the timer ticks BEAT_TICKS times a period, so each
+   * item is heartbeat every 3/4 to 1 period (never later than one per item would), and an item
+   * that finishes within the period costs no timer at all (each timer is an async resource,
+   * which pays a hook once a context manager is in use).
+   */
+  #beatDue(): void {
+    const due = Date.now() - this.#o.heartbeatMs + this.#o.heartbeatMs / BEAT_TICKS;
+    for (const flight of this.#inFlight.values()) if (flight.beatAt <= due) flight.beat?.();
+  }
+
+  async #handle(item: ClaimedItem, flight: InFlight): Promise<void> {
+    const { controller } = flight;
     try {
       const handler = this.#o.handlers[item.workType];
       const log = this.#log;
@@ -270,6 +308,7 @@ export class Worker {
         return;
       }
       const heartbeat = async (vt = this.#o.vt) => {
+        flight.beatAt = Date.now();
         try {
           await this.#deps.work.heartbeat(item, vt);
         } catch (err) {
@@ -279,10 +318,9 @@ export class Worker {
           throw err;
         }
       };
-      const timer = setInterval(() => {
+      flight.beat = () => {
         heartbeat().catch(() => {});
-      }, this.#o.heartbeatMs);
-      timer.unref();
+      };
       const ctx: HandlerContext = { signal: controller.signal, heartbeat, logger: log };
       const wrap = this.#process;
       let attempt = this.#attempt?.(item);
@@ -294,14 +332,14 @@ export class Worker {
       } catch (err) {
         attempt?.failed(err);
         attempt = undefined;
-        clearInterval(timer);
+        flight.beat = undefined;
         if (controller.signal.aborted) return;
         await this.#settleFailure(item, err, err instanceof PermanentFailure);
         return;
       }
       attempt?.completed();
       attempt = undefined;
-      clearInterval(timer);
+      flight.beat = undefined;
       if (controller.signal.aborted) return; // stopped or lost: leave it to come back
       const settling = this.#settleSuccess(item, (outcome ?? null) as Json);
       if (settling !== undefined) await settling;
@@ -405,6 +443,8 @@ export class Worker {
       for (const f of this.#inFlight.values()) f.controller.abort(new Error('worker stopped'));
       await all;
     }
+    clearInterval(this.#beats);
+    this.#beats = undefined;
     await this.#flushCompletions();
     if (this.#listener !== undefined) {
       const l = this.#listener;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PermanentFailure } from '../../src/errors/index.js';
 import type { ClaimedItem } from '../../src/work/types.js';
 import type { WorkItems } from '../../src/work/work-items.js';
@@ -172,6 +172,46 @@ describe(`worker runtime (${testKind})`, () => {
     await until(async () => (await stateCounts()).completed === 1);
     await w.stop();
     expect((await work.get(sub.id)).attempts).toBe(1);
+  });
+
+  it('one heartbeat timer serves every item in flight, and each item is still heartbeat', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const beats = new Map<string, number>();
+    const heartbeat = work.heartbeat.bind(work);
+    const spyBeat = vi.spyOn(work, 'heartbeat').mockImplementation(async (claimed, vt) => {
+      beats.set(claimed.id, (beats.get(claimed.id) ?? 0) + 1);
+      await heartbeat(claimed, vt);
+    });
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    try {
+      const w = worker({
+        concurrency: 40,
+        vt: 1,
+        heartbeatMs: 100,
+        handlers: { 'test.echo': async () => gate.then(() => 'held') },
+      });
+      const subs = await work.submitBatch(Array.from({ length: 40 }, () => item()));
+      await w.start();
+      await until(async () => (await stateCounts()).running === 40);
+      await until(() => subs.every((s) => (beats.get(s.id) ?? 0) >= 2));
+      // One for the worker (a timer per item made 40).
+      expect(intervals).toHaveBeenCalledTimes(1);
+      release();
+      await until(async () => (await stateCounts()).completed === 40);
+      await w.stop();
+    } finally {
+      release(); // also when an assertion failed: the handlers must not hold the worker
+      intervals.mockRestore();
+      spyBeat.mockRestore();
+    }
+  });
+
+  it('rejects a heartbeat period that is not a number of milliseconds >= 10', () => {
+    for (const heartbeatMs of [0, 5, -1, Number.NaN, Number.POSITIVE_INFINITY, '100' as unknown as number])
+      expect(() => worker({ heartbeatMs, handlers: {} })).toThrow(
+        /heartbeatMs must be a number of milliseconds >= 10/,
+      );
   });
 
   it('an attempt hook sees each attempt: the handler runs through it, then completed or failed', async () => {
