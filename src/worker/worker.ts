@@ -443,8 +443,11 @@ export class Worker {
       for (const f of this.#inFlight.values()) f.controller.abort(new Error('worker stopped'));
       await all;
     }
-    clearInterval(this.#beats);
-    this.#beats = undefined;
+    if (!this.#running) {
+      // Unless start() was called again meanwhile: its items need the timer.
+      clearInterval(this.#beats);
+      this.#beats = undefined;
+    }
     await this.#flushCompletions();
     if (this.#listener !== undefined) {
       const l = this.#listener;
