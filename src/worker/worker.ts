@@ -108,8 +108,8 @@ interface InFlight {
   done: Promise<void>;
   /** `Date.now()` at the claim or the last heartbeat (automatic or the handler's own). */
   beatAt: number;
-  /** Heartbeats the item (set once its handler starts). */
-  beat: (() => void) | undefined;
+  /** The handler's `heartbeat` while the handler runs (see `#beatDue`). */
+  beat: HandlerContext['heartbeat'] | undefined;
 }
 
 /** Ticks of the worker's heartbeat timer per heartbeat period (see `#beatDue`). */
@@ -290,8 +290,8 @@ export class Worker {
    * which pays a hook once a context manager is in use).
    */
   #beatDue(): void {
-    const due = Date.now() - this.#o.heartbeatMs + this.#o.heartbeatMs / BEAT_TICKS;
-    for (const flight of this.#inFlight.values()) if (flight.beatAt <= due) flight.beat?.();
+    const due = Date.now() - (this.#o.heartbeatMs * (BEAT_TICKS - 1)) / BEAT_TICKS;
+    for (const flight of this.#inFlight.values()) if (flight.beatAt <= due) flight.beat?.().catch(() => {}); // a lost claim aborts the handler
   }
 
   async #handle(item: ClaimedItem, flight: InFlight): Promise<void> {
@@ -318,9 +318,7 @@ export class Worker {
           throw err;
         }
       };
-      flight.beat = () => {
-        heartbeat().catch(() => {});
-      };
+      flight.beat = heartbeat;
       const ctx: HandlerContext = { signal: controller.signal, heartbeat, logger: log };
       const wrap = this.#process;
       let attempt = this.#attempt?.(item);
