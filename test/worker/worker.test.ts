@@ -146,6 +146,51 @@ describe(`worker runtime (${testKind})`, () => {
     expect(await work.get(sub.id)).toMatchObject({ attempts: 2, outcomeData: 'second time' });
   });
 
+  it('a handler that never reads ctx.signal costs no AbortController; one that reads it late sees the abort', async () => {
+    const Original = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      const w = worker({ concurrency: 8, handlers: { 'test.echo': async (it) => ({ ok: it.id }) } });
+      await work.submitBatch(Array.from({ length: 20 }, () => item()));
+      await w.start();
+      await until(async () => (await stateCounts()).completed === 20);
+      await w.stop();
+      expect(made).toBe(0);
+
+      // Aborted before it looked: the signal it then reads is already aborted, with the reason.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let seen: { aborted: boolean; reason: unknown } | undefined;
+      const slow = worker({
+        vt: 1,
+        handlers: {
+          'test.echo': async (_it, ctx) => {
+            await gate;
+            seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
+          },
+        },
+      });
+      const sub = await work.submit(item());
+      await slow.start();
+      await until(async () => (await stateCounts()).running === 1);
+      const stopping = slow.stop({ timeoutMs: 50 });
+      await new Promise((r) => setTimeout(r, 150));
+      release();
+      await stopping;
+      expect(made).toBe(1);
+      expect(seen?.aborted).toBe(true);
+      expect((seen?.reason as Error).message).toBe('worker stopped');
+      expect((await work.get(sub.id)).state).toBe('running'); // aborted: not settled
+    } finally {
+      globalThis.AbortController = Original;
+    }
+  });
   it('heartbeats keep a long handler invisible past its visibility timeout', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
