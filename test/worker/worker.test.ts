@@ -94,6 +94,57 @@ describe(`worker runtime (${testKind})`, () => {
     expect(dead.outcomeError).toMatch(/no handler for work type 'nobody\.handles\.this'/);
   });
 
+  it('a handler may return its result or throw without a promise, or return any thenable', async () => {
+    let syncThrows = 0;
+    const handlers = {
+      'sync.value': (it: ClaimedItem) => ({ n: (it.params as { n: number }).n }),
+      'sync.nothing': () => {},
+      'sync.throw': () => {
+        syncThrows++;
+        if (syncThrows < 2) throw new Error('sync failure');
+        return 'second try';
+      },
+      'sync.permanent': () => {
+        throw new PermanentFailure('never');
+      },
+      // Not a native promise: awaited all the same.
+      thenable: () => ({ then: (resolve: (v: unknown) => void) => setImmediate(() => resolve('from then')) }),
+    };
+    for (const mode of [undefined, 'attempt', 'process'] as const) {
+      const options: WorkerOptions = { handlers, completeBatchSize: 2 };
+      if (mode === 'attempt')
+        options.attempt = () => ({ run: (h, i, c) => h(i, c), completed() {}, failed() {} });
+      if (mode === 'process') options.process = (_i, run) => run();
+      syncThrows = 0;
+      const ids = {
+        value: (await work.submit(item({ workType: 'sync.value', params: { n: 7 } }))).id,
+        nothing: (await work.submit(item({ workType: 'sync.nothing' }))).id,
+        thrown: (await work.submit(item({ workType: 'sync.throw', maxAttempts: 3 }))).id,
+        permanent: (await work.submit(item({ workType: 'sync.permanent', maxAttempts: 3 }))).id,
+        thenable: (await work.submit(item({ workType: 'thenable' }))).id,
+      };
+      const w = worker(options);
+      await w.start();
+      await until(async () => {
+        const c = await stateCounts();
+        return c.completed === 4 && c.dead === 1;
+      });
+      await w.stop();
+      expect(await work.get(ids.value), String(mode)).toMatchObject({
+        state: 'completed',
+        outcomeData: { n: 7 },
+      });
+      expect(await work.get(ids.nothing)).toMatchObject({ state: 'completed', outcomeData: null });
+      expect(await work.get(ids.thrown)).toMatchObject({
+        state: 'completed',
+        attempts: 2,
+        outcomeData: 'second try',
+      });
+      expect(await work.get(ids.permanent)).toMatchObject({ state: 'dead', attempts: 1 });
+      expect(await work.get(ids.thenable)).toMatchObject({ state: 'completed', outcomeData: 'from then' });
+      await db.pool.query('DELETE FROM work_items');
+    }
+  });
   it('graceful stop: takes nothing new, waits for in-flight work, which completes', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
