@@ -101,7 +101,11 @@ const endOf = (start: number, end: number): number => (end < start ? start : end
 export interface EndedAttempt {
   /** The message's sampled version-00 `traceparent` (the parent). */
   traceparent: string;
+  /** The span id in hex; '' in a record's values when it is given as two words instead. */
   spanId: string;
+  /** The span id's high and low 32 bits, for a record (read when `spanId` is ''). */
+  spanIdHi: number;
+  spanIdLo: number;
   /** Epoch milliseconds. */
   start: number;
   end: number;
@@ -204,8 +208,10 @@ export class RecordBuffer {
     end: number,
     attempt: number,
     strings: readonly string[],
+    idHi = 0,
+    idLo = 0,
   ): boolean {
-    let room = RECORD_FIXED;
+    let room = RECORD_FIXED + 16;
     for (const text of strings) room += 2 + 3 * text.length;
     const buf = this.#ensure(room);
     const at = this.#length;
@@ -216,8 +222,10 @@ export class RecordBuffer {
     buf.writeDoubleLE(end, at + 16);
     buf.writeDoubleLE(attempt, at + 24);
     let p = at + RECORD_FIXED;
-    for (const text of strings) {
-      const n = writeText(buf, p + 2, text);
+    for (let k = 0; k < strings.length; k++) {
+      const text = strings[k]!;
+      // A span id given as words (an attempt's, see EndedAttempt) is written as hex here.
+      const n = k === 1 && text === '' ? writeHexWords(buf, p + 2, idHi, idLo) : writeText(buf, p + 2, text);
       if (n > 0xffff) return false;
       buf.writeUInt16LE(n, p);
       p += 2 + n;
@@ -226,6 +234,20 @@ export class RecordBuffer {
     this.count++;
     return true;
   }
+}
+
+/** Lowercase hex digits' code units. */
+const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/** Writes the 64-bit id `hi:lo` as 16 lowercase hex digits at `buf[p…]`; returns 16. */
+function writeHexWords(buf: Buffer, p: number, hi: number, lo: number): number {
+  for (let i = 7; i >= 0; i--) {
+    buf[p + i] = HEX_DIGITS[hi & 15]!;
+    buf[p + 8 + i] = HEX_DIGITS[lo & 15]!;
+    hi >>>= 4;
+    lo >>>= 4;
+  }
+  return 16;
 }
 
 /** Writes `text` as UTF-8 at `buf[p…]` (room for three bytes a character); returns its bytes. */
@@ -302,7 +324,7 @@ export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: End
   strings[2] = a.workId;
   strings[3] = a.messageId;
   strings[4] = a.outcome;
-  return out.write(baseId, firstId, lastId, a.start, a.end, a.attempt, strings);
+  return out.write(baseId, firstId, lastId, a.start, a.end, a.attempt, strings, a.spanIdHi, a.spanIdLo);
 }
 
 /**

@@ -38,6 +38,8 @@ import type { ClaimedItemLike } from './hooks.js';
 const ENDED: EndedAttempt = {
   traceparent: '',
   spanId: '',
+  spanIdHi: 0,
+  spanIdLo: 0,
   start: 0,
   end: 0,
   base: { name: '', attributes: {} },
@@ -48,6 +50,9 @@ const ENDED: EndedAttempt = {
   firstEvent: {},
   lastEvent: {},
 };
+
+/** `n` (0 to 2^32 - 1) as 8 lowercase hex digits. */
+const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 
 /** Whether a handler's error asks for no retry (`PermanentFailure`, by its code). */
 export function isPermanent(error: unknown): boolean {
@@ -79,7 +84,13 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   #outcome = '';
   /** Where the attempt went (`completed`, or `queued`/`dead` after a throw). */
   #to = '';
-  /** The span id, once it was asked for or encoded. */
+  /**
+   * The span id's two 32-bit halves once made (both 0 before; made as the SDK's random id
+   * generator makes them), and its hex once asked for. A record takes the halves: an attempt
+   * nobody asked about never makes the hex string.
+   */
+  #idHi = 0;
+  #idLo = 0;
   #spanId: string | undefined;
   /** The span taking over once the handler's code used it. */
   #span: Span | undefined;
@@ -204,7 +215,16 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   }
 
   #ownSpanId(): string {
-    return (this.#spanId ??= this.#sink.newSpanId());
+    if (this.#spanId !== undefined) return this.#spanId;
+    this.#makeId();
+    return (this.#spanId = hex8(this.#idHi) + hex8(this.#idLo));
+  }
+
+  /** Makes the span id's halves, once (never all zeros, as the W3C format requires). */
+  #makeId(): void {
+    if (this.#idHi !== 0 || this.#idLo !== 0) return;
+    this.#idHi = (Math.random() * 2 ** 32) >>> 0;
+    this.#idLo = (Math.random() * 2 ** 32) >>> 0 || 1;
   }
 
   isRecording(): boolean {
@@ -268,10 +288,16 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   }
 
   /** The attempt's values, in the object shared by every lazy attempt (see `fillAttemptFields`). */
-  #ended(): EndedAttempt {
+  #ended(hex: boolean): EndedAttempt {
     const a = ENDED;
     a.traceparent = this.#traceparent;
-    a.spanId = this.#ownSpanId();
+    if (hex) a.spanId = this.#ownSpanId();
+    else {
+      this.#makeId();
+      a.spanId = '';
+      a.spanIdHi = this.#idHi;
+      a.spanIdLo = this.#idLo;
+    }
     a.start = this.#start;
     a.end = this.#end;
     a.base = this.#base;
@@ -289,7 +315,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
    * objects shared by every lazy attempt: valid until the next attempt's `fillFields`.
    */
   fillFields(f: DirectSpanFields): void {
-    fillAttemptFields(f, this.#ended());
+    fillAttemptFields(f, this.#ended(true));
   }
 
   /**
@@ -297,7 +323,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
    * false when it cannot be a record (then it is encoded here, through `fillFields`).
    */
   writeRecord(out: RecordBuffer, table: RecordTable): boolean {
-    return writeAttemptRecord(out, table, this.#ended());
+    return writeAttemptRecord(out, table, this.#ended(false));
   }
 }
 

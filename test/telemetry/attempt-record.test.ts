@@ -157,10 +157,14 @@ describe('attempt records', () => {
     cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
       const base = bases[n % 2]!;
       const last = finals[n % 2]!;
-      const spanId = (0x1234567890abcn + BigInt(n)).toString(16).padStart(16, '0');
+      // Even cases: a small id (leading zeros); odd ones: the top bit set.
+      const id = (n % 2 === 0 ? 0x1234567890abcn : 0xf0e1d2c3b4a59680n) + BigInt(n);
+      const spanId = id.toString(16).padStart(16, '0');
       const ended: EndedAttempt = {
         traceparent: TRACEPARENT,
         spanId,
+        spanIdHi: Number(id >> 32n),
+        spanIdLo: Number(id & 0xffffffffn),
         start,
         end,
         base,
@@ -171,7 +175,8 @@ describe('attempt records', () => {
         firstEvent: eventAttrs('queued', 'running'),
         lastEvent: last,
       };
-      expect(writeAttemptRecord(records, table, ended)).toBe(true);
+      // Cases 2 and 3 give the record the id as its two words (as a lazy attempt does).
+      expect(writeAttemptRecord(records, table, n >= 2 ? { ...ended, spanId: '' } : ended)).toBe(true);
       twins.push({ resource, instrumentationScope: scope, fillFields: (f) => fillAttemptFields(f, ended) });
     });
     const encoder = new RecordEncoder();
@@ -201,6 +206,8 @@ describe('attempt records', () => {
     const ended: EndedAttempt = {
       traceparent: TRACEPARENT,
       spanId: '00f067aa0ba902b7',
+      spanIdHi: 0,
+      spanIdLo: 0,
       start: 1,
       end: 2,
       base: baseAttrs('process', 'q1', 't1'),

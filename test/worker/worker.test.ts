@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PermanentFailure } from '../../src/errors/index.js';
 import type { ClaimedItem } from '../../src/work/types.js';
 import type { WorkItems } from '../../src/work/work-items.js';
-import { type AttemptHook, Worker, type WorkerOptions } from '../../src/worker/worker.js';
+import { type AttemptHook, Worker, type WorkerOptions, type WorkHandler } from '../../src/worker/worker.js';
 import { type TestDatabase, testKind } from '../support/database.js';
 import { counts, item, useWorkDatabase } from '../work/factory.js';
 
@@ -108,7 +108,9 @@ describe(`worker runtime (${testKind})`, () => {
         throw new PermanentFailure('never');
       },
       // Not a native promise: awaited all the same.
-      thenable: () => ({ then: (resolve: (v: unknown) => void) => setImmediate(() => resolve('from then')) }),
+      thenable: (() => ({
+        then: (resolve: (v: unknown) => void) => setImmediate(() => resolve('from then')),
+      })) as unknown as WorkHandler,
     };
     for (const mode of [undefined, 'attempt', 'process'] as const) {
       const options: WorkerOptions = { handlers, completeBatchSize: 2 };
