@@ -164,6 +164,8 @@ const RECORD_STRINGS = 5;
  */
 export class RecordBuffer {
   #bytes: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  /** The same bytes, for the numbers (cheaper per call than Buffer's write methods). */
+  #view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
   #length = 0;
   /** Records written since the buffer was made or last emptied. */
   count = 0;
@@ -195,6 +197,7 @@ export class RecordBuffer {
       const next = Buffer.allocUnsafeSlow(Math.max(this.#bytes.length * 2, this.#length + n));
       this.#bytes.copy(next, 0, 0, this.#length);
       this.#bytes = next;
+      this.#view = new DataView(next.buffer, next.byteOffset, next.byteLength);
     }
     return this.#bytes;
   }
@@ -214,20 +217,21 @@ export class RecordBuffer {
     let room = RECORD_FIXED + 16;
     for (const text of strings) room += 2 + 3 * text.length;
     const buf = this.#ensure(room);
+    const view = this.#view;
     const at = this.#length;
-    buf.writeUInt16LE(baseId, at);
-    buf.writeUInt16LE(firstId, at + 2);
-    buf.writeUInt16LE(lastId, at + 4);
-    buf.writeDoubleLE(start, at + 8);
-    buf.writeDoubleLE(end, at + 16);
-    buf.writeDoubleLE(attempt, at + 24);
+    view.setUint16(at, baseId, true);
+    view.setUint16(at + 2, firstId, true);
+    view.setUint16(at + 4, lastId, true);
+    view.setFloat64(at + 8, start, true);
+    view.setFloat64(at + 16, end, true);
+    view.setFloat64(at + 24, attempt, true);
     let p = at + RECORD_FIXED;
     for (let k = 0; k < strings.length; k++) {
       const text = strings[k]!;
       // A span id given as words (an attempt's, see EndedAttempt) is written as hex here.
       const n = k === 1 && text === '' ? writeHexWords(buf, p + 2, idHi, idLo) : writeText(buf, p + 2, text);
       if (n > 0xffff) return false;
-      buf.writeUInt16LE(n, p);
+      view.setUint16(p, n, true);
       p += 2 + n;
     }
     this.#length = p;
