@@ -471,17 +471,28 @@ export class RecordEncoder {
       values,
       times,
     );
-    this.#append(this.#encoder.workBuffer.subarray(0, length));
+    this.#appendWork(length);
     return p;
   }
 
-  #append(entry: Uint8Array): void {
-    const n = entry.length;
+  /** Appends the encoder's work buffer's first `n` bytes (copied without a view of them). */
+  #appendWork(n: number): void {
+    this.#room(n);
+    this.#encoder.workBuffer.copy(this.#entries, this.#length, 0, n);
+    this.#length += n;
+  }
+
+  #room(n: number): void {
     if (this.#length + n > this.#entries.length) {
       const next = Buffer.allocUnsafe(Math.max(this.#entries.length * 2, this.#length + n));
       this.#entries.copy(next, 0, 0, this.#length);
       this.#entries = next;
     }
+  }
+
+  #append(entry: Uint8Array): void {
+    const n = entry.length;
+    this.#room(n);
     this.#entries.set(entry, this.#length);
     this.#length += n;
   }

@@ -159,6 +159,14 @@ export class DirectSpanEncoder {
   readonly #fields: DirectSpanFields = blankFields();
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
+  /** The last shaped span's start and end, and where their bytes are (see `#shapedEnd`). */
+  #start = Number.NaN;
+  #startAt = 0;
+  #end = Number.NaN;
+  #endAt = 0;
+  /** For a record's own attribute keys: each key's bytes up to its value (see `#keyHeads`). */
+  #keyHeadsOf: readonly string[] | undefined;
+  #keyHeadBytes: Buffer[] = [];
   /**
    * Whole events of a name and a frozen attribute set, encoded once with a zero time:
    * copied, and the time written into them, afterwards (animus's lifecycle events).
@@ -296,12 +304,11 @@ export class DirectSpanEncoder {
     this.#tag(4, WIRE_LEN);
     this.#hexBytes(src, traceparentAt + 36, 16);
     this.#shapedHead(shape, start, end);
+    const heads = this.#keyHeads(keys);
     for (let k = 0; k < keys.length; k++) {
       this.#tag(9, WIRE_LEN);
       const kv = this.#open();
-      this.#tag(1, WIRE_LEN);
-      this.#cachedString(keys[k]!);
-      this.#tag(2, WIRE_LEN);
+      this.#bytes(heads[k]!);
       const value = this.#open();
       const from = values[2 * k]!;
       const to = values[2 * k + 1]!;
@@ -309,12 +316,32 @@ export class DirectSpanEncoder {
       else {
         this.#tag(1, WIRE_LEN);
         this.#varint(to - from);
-        this.#bytes(src.subarray(from, to));
+        this.#range(src, from, to);
       }
       this.#close(value);
       this.#close(kv);
     }
     return this.#shapedEnd(shape, eventTimes, at);
+  }
+
+  /**
+   * Each key's bytes in a KeyValue up to its value's length: the key (field 1) and the value's
+   * tag (field 2), the same for every record with these keys.
+   */
+  #keyHeads(keys: readonly string[]): Buffer[] {
+    if (this.#keyHeadsOf === keys) return this.#keyHeadBytes;
+    const heads = keys.map((key) => {
+      const from = this.#pos;
+      this.#tag(1, WIRE_LEN);
+      this.#string(key);
+      this.#tag(2, WIRE_LEN);
+      const bytes = Buffer.from(this.#buf.subarray(from, this.#pos));
+      this.#pos = from;
+      return bytes;
+    });
+    this.#keyHeadsOf = keys;
+    this.#keyHeadBytes = heads;
+    return heads;
   }
 
   /** A shaped span's entry up to its trace id's bytes (the tag written); returns where it starts. */
@@ -332,6 +359,10 @@ export class DirectSpanEncoder {
     this.#bytes(shape.head);
     writeTime(this.#buf, head + shape.startAt, start);
     writeTime(this.#buf, head + shape.endAt, end);
+    this.#start = start;
+    this.#startAt = head + shape.startAt;
+    this.#end = end;
+    this.#endAt = head + shape.endAt;
   }
 
   /** After the own attributes: the shape's tail with the events' times; closes the entry at `at`. */
@@ -339,7 +370,14 @@ export class DirectSpanEncoder {
     const tail = this.#pos;
     this.#bytes(shape.tail);
     const times = shape.eventTimesAt;
-    for (let i = 0; i < times.length; i++) writeTime(this.#buf, tail + times[i]!, eventTimes[i]!);
+    const buf = this.#buf;
+    for (let i = 0; i < times.length; i++) {
+      const time = eventTimes[i]!;
+      // An event at the span's start or end (an attempt's two are) copies its bytes.
+      if (time === this.#start) buf.copyWithin(tail + times[i]!, this.#startAt, this.#startAt + 8);
+      else if (time === this.#end) buf.copyWithin(tail + times[i]!, this.#endAt, this.#endAt + 8);
+      else writeTime(buf, tail + times[i]!, time);
+    }
     this.#closeWide(at);
     return this.#pos;
   }
@@ -822,6 +860,20 @@ export class DirectSpanEncoder {
       return;
     }
     this.#bytes(bytes);
+  }
+
+  /** `src[from, to)`, without a view of it made for the copy (a few per record). */
+  #range(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (n > 64) {
+      this.#bytes(src.subarray(from, to));
+      return;
+    }
+    this.#ensure(n);
+    const buf = this.#buf;
+    let p = this.#pos;
+    for (let i = from; i < to; i++) buf[p++] = src[i]!;
+    this.#pos = p;
   }
 
   #bytes(bytes: Uint8Array): void {
