@@ -338,7 +338,7 @@ export class Worker {
     };
     this.#inFlight.set(item.id, flight);
     this.stats.inFlight = this.#inFlight.size;
-    flight.done = this.#handle(item, flight);
+    flight.done = this.#handle(item, flight) ?? DONE;
   }
 
   /**
@@ -353,17 +353,27 @@ export class Worker {
     for (const flight of this.#inFlight.values()) if (flight.beatAt <= due) flight.beat?.().catch(() => {}); // a lost claim aborts the handler
   }
 
-  async #handle(item: ClaimedItem, flight: InFlight): Promise<void> {
+  /**
+   * Handles one item. A promise only when something is left to wait for (a handler's promise,
+   * a failure to record, a completion that waits for its batch); a handler that returns its
+   * result is handled, and its item settled or added to the completion batch, in this call:
+   * no promise at all for it (each pays an async hook once a context manager's
+   * AsyncLocalStorage is in use). The item leaves the in-flight set when its handling ends.
+   */
+  #handle(item: ClaimedItem, flight: InFlight): Promise<void> | undefined {
+    let rest: Promise<void> | undefined;
     try {
       const handler = this.#o.handlers[item.workType];
-      const log = this.#log;
       if (handler === undefined) {
-        await this.#settleFailure(
+        rest = this.#released(
           item,
-          new PermanentFailure(`no handler for work type '${item.workType}' on queue '${this.queue}'`),
-          true,
+          this.#settleFailure(
+            item,
+            new PermanentFailure(`no handler for work type '${item.workType}' on queue '${this.queue}'`),
+            true,
+          ),
         );
-        return;
+        return rest;
       }
       const heartbeat = async (vt = this.#o.vt) => {
         flight.beatAt = Date.now();
@@ -377,36 +387,97 @@ export class Worker {
         }
       };
       flight.beat = heartbeat;
-      const ctx: HandlerContext = new ItemContext(flight, heartbeat, log);
+      const ctx: HandlerContext = new ItemContext(flight, heartbeat, this.#log);
       const wrap = this.#process;
-      let attempt = this.#attempt?.(item);
+      const attempt = this.#attempt?.(item);
       let outcome: Json | void | PromiseLike<Json | void>;
       try {
         if (attempt !== undefined) outcome = attempt.run(handler, item, ctx);
         else if (wrap !== undefined) outcome = wrap(item, async () => await handler(item, ctx));
         else outcome = handler(item, ctx);
-        // A handler that returns its result (no promise) is settled without an await: one
-        // promise fewer per item, each of which pays an async hook under a context manager.
-        if (isThenable(outcome)) outcome = await outcome;
       } catch (err) {
-        attempt?.failed(err);
-        attempt = undefined;
-        flight.beat = undefined;
-        if (flight.aborted) return;
-        await this.#settleFailure(item, err, err instanceof PermanentFailure);
+        const failing = this.#afterThrow(item, flight, attempt, err);
+        if (failing !== undefined) rest = this.#released(item, failing);
+        return rest;
+      }
+      if (isThenable(outcome)) {
+        rest = this.#awaitOutcome(item, flight, attempt, outcome);
+        return rest;
+      }
+      const settling = this.#afterReturn(item, flight, attempt, outcome);
+      if (settling !== undefined) rest = this.#released(item, settling);
+      return rest;
+    } catch (err) {
+      // Not the handler's (its errors are caught above): a fault of the worker's own.
+      rest = Promise.reject(err as Error);
+      this.#release(item);
+      return rest;
+    } finally {
+      if (rest === undefined) this.#release(item);
+    }
+  }
+
+  /** A handler's promise: waited for, then as `#handle` (the item released at the end). */
+  async #awaitOutcome(
+    item: ClaimedItem,
+    flight: InFlight,
+    attempt: AttemptScope | undefined,
+    pending: PromiseLike<Json | void>,
+  ): Promise<void> {
+    try {
+      let outcome: Json | void;
+      try {
+        outcome = await pending;
+      } catch (err) {
+        await this.#afterThrow(item, flight, attempt, err);
         return;
       }
-      attempt?.completed();
-      attempt = undefined;
-      flight.beat = undefined;
-      if (flight.aborted) return; // stopped or lost: leave it to come back
-      const settling = this.#settleSuccess(item, (outcome ?? null) as Json);
-      if (settling !== undefined) await settling;
+      await this.#afterReturn(item, flight, attempt, outcome);
     } finally {
-      this.#inFlight.delete(item.id);
-      this.stats.inFlight = this.#inFlight.size;
-      this.#signal();
+      this.#release(item);
     }
+  }
+
+  /** After the handler returned: the attempt ends and the item is settled (or left, when stopped or lost). */
+  #afterReturn(
+    item: ClaimedItem,
+    flight: InFlight,
+    attempt: AttemptScope | undefined,
+    outcome: Json | void,
+  ): Promise<void> | undefined {
+    attempt?.completed();
+    flight.beat = undefined;
+    if (flight.aborted) return undefined; // stopped or lost: leave it to come back
+    return this.#settleSuccess(item, (outcome ?? null) as Json);
+  }
+
+  /** After the handler threw: the attempt ends and the failure is recorded (unless stopped or lost). */
+  #afterThrow(
+    item: ClaimedItem,
+    flight: InFlight,
+    attempt: AttemptScope | undefined,
+    err: unknown,
+  ): Promise<void> | undefined {
+    attempt?.failed(err);
+    flight.beat = undefined;
+    if (flight.aborted) return undefined;
+    return this.#settleFailure(item, err, err instanceof PermanentFailure);
+  }
+
+  /** Waits for `settling`, then the item leaves the in-flight set. */
+  async #released(item: ClaimedItem, settling: Promise<void>): Promise<void> {
+    try {
+      await settling;
+    } finally {
+      this.#release(item);
+    }
+  }
+
+  /** The item's handling ended: its slot is free. */
+  #release(item: ClaimedItem): void {
+    this.#inFlight.delete(item.id);
+    this.stats.inFlight = this.#inFlight.size;
+    this.#signal();
   }
 
   /**

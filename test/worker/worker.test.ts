@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PermanentFailure } from '../../src/errors/index.js';
 import type { ClaimedItem } from '../../src/work/types.js';
@@ -197,6 +198,43 @@ describe(`worker runtime (${testKind})`, () => {
     await until(async () => (await stateCounts()).completed === 1);
     await w2.stop();
     expect(await work.get(sub.id)).toMatchObject({ attempts: 2, outcomeData: 'second time' });
+  });
+
+  it('a handler that returns its result makes no promise: a claimed batch is handled and settled synchronously', async () => {
+    // Promises made while the worker runs a claimed batch's handlers, from the first handler's
+    // call to the last one's (a batch is dispatched in one synchronous loop): the worker's own
+    // per-item work, and nothing else.
+    const batch = 50;
+    let calls = 0;
+    let promises = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    });
+    const w = worker({
+      concurrency: batch,
+      batchSize: batch,
+      completeBatchSize: batch,
+      handlers: {
+        'test.echo': (it) => {
+          calls++;
+          if (calls === 1) hook.enable();
+          if (calls === batch) hook.disable();
+          return { ok: it.id };
+        },
+      },
+    });
+    await work.submitBatch(Array.from({ length: batch }, () => item()));
+    try {
+      await w.start();
+      await until(async () => (await stateCounts()).completed === batch);
+      await w.stop();
+    } finally {
+      hook.disable();
+    }
+    expect(calls).toBe(batch);
+    expect(promises).toBe(0);
   });
 
   it('a handler that never reads ctx.signal costs no AbortController; one that reads it late sees the abort', async () => {
