@@ -9,7 +9,8 @@
 //                          ANIMUS_BENCH_QUICK=1 for a small smoke run that writes no results;
 //                          ANIMUS_BENCH_RENDER=1 only rewrites queue.md from queue.json;
 //                          ANIMUS_BENCH_ONLY=tracing replaces only the tracing part of queue.json;
-//                          ANIMUS_BENCH_TRACING_ROUNDS=4 off/on rounds per tracing row;
+//                          ANIMUS_BENCH_TRACING_ROUNDS=8 off/on rounds per tracing row;
+//                          ANIMUS_BENCH_CHECKPOINT=0 no checkpoint before each tracing run;
 //                          ANIMUS_BENCH_OTLP_PROTOCOL=http/json|http/protobuf, default animus's;
 //                          ANIMUS_BENCH_EXPORT_THREAD=0 encodes spans on the main thread;
 //                          ANIMUS_BENCH_DIRECT=0 records work spans through the SDK tracer)
@@ -43,7 +44,7 @@ function ensurePeers(): void {
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEERS, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm ci in bench/peers failed');
 }
-const TRACING_ROUNDS = Math.max(1, Number(process.env.ANIMUS_BENCH_TRACING_ROUNDS) || 4);
+const TRACING_ROUNDS = Math.max(1, Number(process.env.ANIMUS_BENCH_TRACING_ROUNDS) || 8);
 /** Only the tracing rows: the other systems' results in queue.json are kept as they are. */
 const TRACING_ONLY = ONLY.size === 1 && ONLY.has('tracing');
 

@@ -170,7 +170,7 @@ export function renderReport(
       );
     out.push(
       `${tracing.rounds} alternating rounds per side after a small warm-up of each row and one full-size pair not counted ` +
-        "(work_items vacuumed before every run, its autovacuum off; the off side runs without the SDK's context " +
+        "(work_items vacuumed and a checkpoint taken before every run, its autovacuum off; the off side runs without the SDK's context " +
         'manager, as a process without telemetry would); goal < 10% throughput loss. ' +
         'CPU is this process per item over the whole run (a processing row submits its items first); ' +
         'main thread is that CPU without the span export thread; for processing rows also from the end of the ' +

@@ -237,10 +237,14 @@ export async function runTracingRows(
   let spansExpected = 0;
   // Autovacuum of work_items landing inside some runs and not others moved single runs by up
   // to 60 points (seen in runs of 2026-11-29): for these rows it is off, and the table is
-  // vacuumed before every run instead, so each side starts from the same state.
+  // vacuumed before every run instead, so each side starts from the same state. A checkpoint
+  // follows, so that none is requested inside a run (a run writes tens of MB of WAL: the
+  // server's log showed checkpoints requested by WAL volume during these rows, 2026-12-03).
+  // ANIMUS_BENCH_CHECKPOINT=0 leaves it out (it needs a superuser or pg_checkpoint).
   await on.pool.query('ALTER TABLE work_items SET (autovacuum_enabled = off)');
   const vacuum = async () => {
     await on.pool.query('VACUUM (ANALYZE) work_items');
+    if (process.env.ANIMUS_BENCH_CHECKPOINT !== '0') await on.pool.query('CHECKPOINT');
   };
   // The off side runs as a process without telemetry would: without the SDK's context manager,
   // whose AsyncLocalStorage, once used, makes every promise and timer of the process pay an
