@@ -180,6 +180,12 @@ export class RecordBuffer {
     return new Uint8Array(this.#bytes.subarray(from, to));
   }
 
+  /** Copies the bytes `[from, to)` to the start of `target` (as long as they); returns `target`. */
+  copyInto<T extends Uint8Array>(target: T, from = 0, to = this.#length): T {
+    this.#bytes.copy(target, 0, from, to);
+    return target;
+  }
+
   /** Drops the bytes before `from` (later offsets move down by it). */
   dropFront(from: number): void {
     this.#bytes.copy(this.#bytes, 0, from, this.#length);
@@ -350,7 +356,10 @@ export interface RecordBatch {
    * Undefined when every span is a record.
    */
   readonly layout: readonly number[] | undefined;
-  /** The records' bytes (a {@link RecordBuffer}'s), in an ArrayBuffer of their own. */
+  /**
+   * The records' bytes (a {@link RecordBuffer}'s): in an ArrayBuffer of their own, or in a
+   * slot of shared memory the sender handed out (`RecordSender.slot`).
+   */
   readonly records: Uint8Array;
   /** Spans in all. */
   readonly count: number;

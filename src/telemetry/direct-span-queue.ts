@@ -52,6 +52,12 @@ export interface RecordSender {
   isReady(): boolean;
   /** Sends one batch; `done` gets an error when it failed. */
   send(batch: RecordBatch, done: (error?: Error) => void): void;
+  /**
+   * Where a batch's `n` bytes of records go, when the sender has room for them that it hands
+   * the thread without a transfer (shared memory, free again once the batch has been sent);
+   * without it, each batch's records are copied into an ArrayBuffer of their own.
+   */
+  slot?(n: number): Uint8Array;
 }
 
 /** A span that can also leave as a record (a lazy attempt): false when it cannot. */
@@ -282,7 +288,14 @@ export class DirectSpanQueue {
     try {
       if (recordEnd > this.#recordHead) {
         // Records among them: the export thread encodes the batch (entries made here copied).
-        const records = this.#records.take(this.#recordHead, recordEnd);
+        // Into the sender's shared memory when it has some (no new buffer to transfer per batch:
+        // a transfer detaches the buffer, which waited for the collector's sweeping of array
+        // buffers, up to milliseconds on a large heap).
+        const slot = this.#recordSender?.slot?.(recordEnd - this.#recordHead);
+        const records =
+          slot === undefined
+            ? this.#records.take(this.#recordHead, recordEnd)
+            : this.#records.copyInto(slot, this.#recordHead, recordEnd);
         let layout: number[] | undefined;
         // Entries made here among them too (a batch of records alone has none).
         if (end > start) {

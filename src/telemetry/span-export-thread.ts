@@ -260,6 +260,11 @@ parentPort.on('message', (m) => {
  */
 type FlatSpan = unknown[];
 
+/** The smallest slot of shared memory for records: a batch of 4096 attempts' records fits. */
+const SLOT_BYTES = 512 * 1024;
+/** Free slots kept for the next batches (a few batches are in the thread at once). */
+const MAX_FREE_SLOTS = 8;
+
 /** The buffers of `views` that are theirs alone (each view starts and fills its buffer), to transfer. */
 function transferable(views: ReadonlyArray<Uint8Array | undefined>): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
@@ -286,6 +291,8 @@ function transferable(views: ReadonlyArray<Uint8Array | undefined>): ArrayBuffer
 export class ThreadedSpanExporter implements SpanExporter {
   readonly #worker: Worker | undefined;
   readonly #pending = new Map<number, (reply: Reply) => void>();
+  /** Free slots of shared memory for records (see `#slot`). */
+  readonly #slots: SharedArrayBuffer[] = [];
   readonly #resources = new Map<object, number>();
   readonly #scopes = new Map<object, number>();
   #nextId = 1;
@@ -311,6 +318,7 @@ export class ThreadedSpanExporter implements SpanExporter {
         table,
         isReady: () => this.#recordsLoaded === true && this.#dead === undefined,
         send: (batch, done) => this.#sendRecords(table, batch, done),
+        slot: (n) => this.#slot(n),
       };
     }
     let worker: Worker | undefined;
@@ -389,6 +397,24 @@ export class ThreadedSpanExporter implements SpanExporter {
   }
 
   /** One batch with records (a DirectSpanQueue's, through {@link records}). */
+  /**
+   * Shared memory for `n` bytes of records (see `RecordSender.slot`): a free slot of the pool,
+   * or a new one. The thread reads a batch's records while it encodes them, before it answers
+   * for the batch; the slot is free again at the answer.
+   */
+  #slot(n: number): Uint8Array {
+    let memory = this.#slots.pop();
+    if (memory === undefined || memory.byteLength < n)
+      memory = new SharedArrayBuffer(Math.max(n, SLOT_BYTES));
+    return new Uint8Array(memory, 0, n);
+  }
+
+  /** A batch's records are no longer read: their slot goes back to the pool. */
+  #slotFree(records: Uint8Array): void {
+    const memory = records.buffer;
+    if (memory instanceof SharedArrayBuffer && this.#slots.length < MAX_FREE_SLOTS) this.#slots.push(memory);
+  }
+
   #sendRecords(table: RecordTable, batch: RecordBatch, done: (error?: Error) => void): void {
     try {
       const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];
@@ -409,7 +435,10 @@ export class ThreadedSpanExporter implements SpanExporter {
           records: batch.records,
           count: batch.count,
         },
-        (reply) => done(reply.ok ? undefined : new Error(reply.error ?? 'span export failed')),
+        (reply) => {
+          this.#slotFree(batch.records);
+          done(reply.ok ? undefined : new Error(reply.error ?? 'span export failed'));
+        },
         transferable([bytes, batch.records]),
       );
     } catch (error) {

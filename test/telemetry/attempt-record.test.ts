@@ -476,6 +476,49 @@ describe('the export thread with the record module', () => {
     }
   });
 
+  it('hands records over in shared memory, reused batch after batch, to the same requests', async () => {
+    const { sink } = pipeline();
+    const exporter = new ThreadedSpanExporter({
+      exporterModule: PROTO_MODULE,
+      exporterConfig: { url: `${otlp.endpoint}/slots/v1/traces` },
+      recordModule: RECORD_MODULE,
+      recordLoader: TSX_API,
+    });
+    try {
+      await expect(exporter.recordsReady()).resolves.toBe(true);
+      const sender = exporter.records!;
+      const spans = await attempts(5);
+      const memories: unknown[] = [];
+      for (let round = 0; round < 3; round++) {
+        const records = new RecordBuffer();
+        for (const span of spans) span.writeRecord(records, sender.table);
+        const slot = sender.slot!(records.length);
+        expect(slot.buffer).toBeInstanceOf(SharedArrayBuffer);
+        memories.push(slot.buffer);
+        const batch: RecordBatch = {
+          resource: sink.resource,
+          scope: sink.scope,
+          bytes: undefined,
+          layout: undefined,
+          records: records.copyInto(slot),
+          count: spans.length,
+        };
+        const error = await new Promise<Error | undefined>((resolve) => sender.send(batch, resolve));
+        expect(error).toBeUndefined();
+        // Not transferred: the main thread's view still holds the records.
+        expect(slot.byteLength).toBe(records.length);
+      }
+      // Each batch answered before the next was made: one slot served all three.
+      expect(new Set(memories).size).toBe(1);
+      await exporter.forceFlush();
+      const bodies = otlp.received.filter((r) => r.path === '/slots/v1/traces');
+      expect(bodies).toHaveLength(3);
+      for (const body of bodies) expect(body.raw.equals(mainRequest(sink, spans))).toBe(true);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+
   it('a thread that cannot load it says so; the queue then encodes everything on the main thread', async () => {
     const { sink } = pipeline();
     const exporter = new ThreadedSpanExporter({
