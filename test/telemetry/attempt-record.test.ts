@@ -442,14 +442,31 @@ describe('the direct span queue with a record sender', () => {
 });
 
 describe('the export thread with the record module', () => {
-  it('loads it, encodes records there and delivers them to the receiver', async () => {
-    const { sink } = pipeline();
-    const exporter = new ThreadedSpanExporter({
+  /** An exporter to the receiver's `path` whose thread loads the record module. */
+  const recordsExporter = (path: string) =>
+    new ThreadedSpanExporter({
       exporterModule: PROTO_MODULE,
-      exporterConfig: { url: `${otlp.endpoint}/records/v1/traces` },
+      exporterConfig: { url: `${otlp.endpoint}${path}` },
       recordModule: RECORD_MODULE,
       recordLoader: TSX_API,
     });
+  /** A batch of records alone (no entries made on the main thread). */
+  const recordsOnly = (
+    sink: { resource: unknown; scope: RecordBatch['scope'] },
+    records: Uint8Array,
+    count: number,
+  ): RecordBatch => ({
+    resource: sink.resource,
+    scope: sink.scope,
+    bytes: undefined,
+    layout: undefined,
+    records,
+    count,
+  });
+
+  it('loads it, encodes records there and delivers them to the receiver', async () => {
+    const { sink } = pipeline();
+    const exporter = recordsExporter('/records/v1/traces');
     try {
       await expect(exporter.recordsReady()).resolves.toBe(true);
       const sender = exporter.records!;
@@ -457,14 +474,7 @@ describe('the export thread with the record module', () => {
       const spans = await attempts(7);
       const records = new RecordBuffer();
       for (const span of spans) span.writeRecord(records, sender.table);
-      const batch: RecordBatch = {
-        resource: sink.resource,
-        scope: sink.scope,
-        bytes: undefined,
-        layout: undefined,
-        records: records.take(),
-        count: 7,
-      };
+      const batch = recordsOnly(sink, records.take(), 7);
       const error = await new Promise<Error | undefined>((resolve) => sender.send(batch, resolve));
       expect(error).toBeUndefined();
       await exporter.forceFlush();
@@ -478,12 +488,7 @@ describe('the export thread with the record module', () => {
 
   it('hands records over in shared memory, reused batch after batch, to the same requests', async () => {
     const { sink } = pipeline();
-    const exporter = new ThreadedSpanExporter({
-      exporterModule: PROTO_MODULE,
-      exporterConfig: { url: `${otlp.endpoint}/slots/v1/traces` },
-      recordModule: RECORD_MODULE,
-      recordLoader: TSX_API,
-    });
+    const exporter = recordsExporter('/slots/v1/traces');
     try {
       await expect(exporter.recordsReady()).resolves.toBe(true);
       const sender = exporter.records!;
@@ -495,14 +500,7 @@ describe('the export thread with the record module', () => {
         const slot = sender.slot!(records.length);
         expect(slot.buffer).toBeInstanceOf(SharedArrayBuffer);
         memories.push(slot.buffer);
-        const batch: RecordBatch = {
-          resource: sink.resource,
-          scope: sink.scope,
-          bytes: undefined,
-          layout: undefined,
-          records: records.copyInto(slot),
-          count: spans.length,
-        };
+        const batch = recordsOnly(sink, records.copyInto(slot), spans.length);
         const error = await new Promise<Error | undefined>((resolve) => sender.send(batch, resolve));
         expect(error).toBeUndefined();
         // Not transferred: the main thread's view still holds the records.
