@@ -242,7 +242,7 @@ export async function runTracingRows(
   // server's log showed checkpoints requested by WAL volume during these rows, 2026-12-03).
   // ANIMUS_BENCH_CHECKPOINT=0 leaves it out (it needs a superuser or pg_checkpoint).
   await on.pool.query('ALTER TABLE work_items SET (autovacuum_enabled = off)');
-  const vacuum = async () => {
+  const freshTable = async () => {
     await on.pool.query('VACUUM (ANALYZE) work_items');
     if (process.env.ANIMUS_BENCH_CHECKPOINT !== '0') await on.pool.query('CHECKPOINT');
   };
@@ -272,13 +272,13 @@ export async function runTracingRows(
     let phaseReceiver0: number | undefined;
     const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, async () => {
       await telemetry.forceFlush();
-      await vacuum();
+      await freshTable();
       phaseMain0 = mainThreadCpuUs();
       phaseProcess0 = processCpuUs();
       phaseMachine0 = machineBusyUs();
       phaseReceiver0 = receiver.cpuUs();
     });
-    if (row === 'submit') await vacuum();
+    if (row === 'submit') await freshTable();
     const main0 = mainThreadCpuUs();
     const cpu0 = process.cpuUsage();
     const result = await runRow(sys, row, queue, c);

@@ -177,7 +177,7 @@ export class RecordBuffer {
 
   /** The bytes `[from, to)` in an ArrayBuffer of their own (to transfer to the thread). */
   take(from = 0, to = this.#length): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.#bytes.subarray(from, to));
+    return this.copyInto(new Uint8Array(to - from), from, to);
   }
 
   /** Copies the bytes `[from, to)` to the start of `target` (as long as they); returns `target`. */

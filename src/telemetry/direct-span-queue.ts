@@ -291,11 +291,12 @@ export class DirectSpanQueue {
         // Into the sender's shared memory when it has some (no new buffer to transfer per batch:
         // a transfer detaches the buffer, which waited for the collector's sweeping of array
         // buffers, up to milliseconds on a large heap).
-        const slot = this.#recordSender?.slot?.(recordEnd - this.#recordHead);
-        const records =
-          slot === undefined
-            ? this.#records.take(this.#recordHead, recordEnd)
-            : this.#records.copyInto(slot, this.#recordHead, recordEnd);
+        const n = recordEnd - this.#recordHead;
+        const records = this.#records.copyInto(
+          this.#recordSender?.slot?.(n) ?? new Uint8Array(n),
+          this.#recordHead,
+          recordEnd,
+        );
         let layout: number[] | undefined;
         // Entries made here among them too (a batch of records alone has none).
         if (end > start) {

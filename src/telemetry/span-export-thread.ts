@@ -396,7 +396,6 @@ export class ThreadedSpanExporter implements SpanExporter {
     this.#recordsSettled = undefined;
   }
 
-  /** One batch with records (a DirectSpanQueue's, through {@link records}). */
   /**
    * Shared memory for `n` bytes of records (see `RecordSender.slot`): a free slot of the pool,
    * or a new one. The thread reads a batch's records while it encodes them, before it answers
@@ -415,6 +414,7 @@ export class ThreadedSpanExporter implements SpanExporter {
     if (memory instanceof SharedArrayBuffer && this.#slots.length < MAX_FREE_SLOTS) this.#slots.push(memory);
   }
 
+  /** One batch with records (a DirectSpanQueue's, through {@link records}). */
   #sendRecords(table: RecordTable, batch: RecordBatch, done: (error?: Error) => void): void {
     try {
       const resources: Array<[number, { attributes: Attributes; schemaUrl?: string }]> = [];

@@ -363,58 +363,53 @@ export class Worker {
   #handle(item: ClaimedItem, flight: InFlight): Promise<void> | undefined {
     let rest: Promise<void> | undefined;
     try {
-      const handler = this.#o.handlers[item.workType];
-      if (handler === undefined) {
-        rest = this.#released(
-          item,
-          this.#settleFailure(
-            item,
-            new PermanentFailure(`no handler for work type '${item.workType}' on queue '${this.queue}'`),
-            true,
-          ),
-        );
-        return rest;
-      }
-      const heartbeat = async (vt = this.#o.vt) => {
-        flight.beatAt = Date.now();
-        try {
-          await this.#deps.work.heartbeat(item, vt);
-        } catch (err) {
-          // The claim is gone (another worker has the item): stop working on it.
-          this.stats.lost++;
-          abortFlight(flight, err);
-          throw err;
-        }
-      };
-      flight.beat = heartbeat;
-      const ctx: HandlerContext = new ItemContext(flight, heartbeat, this.#log);
-      const wrap = this.#process;
-      const attempt = this.#attempt?.(item);
-      let outcome: Json | void | PromiseLike<Json | void>;
-      try {
-        if (attempt !== undefined) outcome = attempt.run(handler, item, ctx);
-        else if (wrap !== undefined) outcome = wrap(item, async () => await handler(item, ctx));
-        else outcome = handler(item, ctx);
-      } catch (err) {
-        const failing = this.#afterThrow(item, flight, attempt, err);
-        if (failing !== undefined) rest = this.#released(item, failing);
-        return rest;
-      }
-      if (isThenable(outcome)) {
-        rest = this.#awaitOutcome(item, flight, attempt, outcome);
-        return rest;
-      }
-      const settling = this.#afterReturn(item, flight, attempt, outcome);
-      if (settling !== undefined) rest = this.#released(item, settling);
-      return rest;
+      rest = this.#begin(item, flight);
     } catch (err) {
-      // Not the handler's (its errors are caught above): a fault of the worker's own.
-      rest = Promise.reject(err as Error);
+      // Not the handler's (#begin catches those): a fault of the worker's own.
       this.#release(item);
-      return rest;
-    } finally {
-      if (rest === undefined) this.#release(item);
+      return Promise.reject(err as Error);
     }
+    if (rest === undefined) this.#release(item);
+    return rest;
+  }
+
+  /**
+   * Runs the item's handler and settles what it did: undefined when that is all done, else
+   * what is left, which releases the item when it ends.
+   */
+  #begin(item: ClaimedItem, flight: InFlight): Promise<void> | undefined {
+    const handler = this.#o.handlers[item.workType];
+    if (handler === undefined) {
+      const missing = new PermanentFailure(
+        `no handler for work type '${item.workType}' on queue '${this.queue}'`,
+      );
+      return this.#released(item, this.#settleFailure(item, missing, true));
+    }
+    const heartbeat = async (vt = this.#o.vt) => {
+      flight.beatAt = Date.now();
+      try {
+        await this.#deps.work.heartbeat(item, vt);
+      } catch (err) {
+        // The claim is gone (another worker has the item): stop working on it.
+        this.stats.lost++;
+        abortFlight(flight, err);
+        throw err;
+      }
+    };
+    flight.beat = heartbeat;
+    const ctx: HandlerContext = new ItemContext(flight, heartbeat, this.#log);
+    const wrap = this.#process;
+    const attempt = this.#attempt?.(item);
+    let outcome: Json | void | PromiseLike<Json | void>;
+    try {
+      if (attempt !== undefined) outcome = attempt.run(handler, item, ctx);
+      else if (wrap !== undefined) outcome = wrap(item, async () => await handler(item, ctx));
+      else outcome = handler(item, ctx);
+    } catch (err) {
+      return this.#released(item, this.#afterThrow(item, flight, attempt, err));
+    }
+    if (isThenable(outcome)) return this.#awaitOutcome(item, flight, attempt, outcome);
+    return this.#released(item, this.#afterReturn(item, flight, attempt, outcome));
   }
 
   /** A handler's promise: waited for, then as `#handle` (the item released at the end). */
@@ -464,8 +459,12 @@ export class Worker {
     return this.#settleFailure(item, err, err instanceof PermanentFailure);
   }
 
-  /** Waits for `settling`, then the item leaves the in-flight set. */
-  async #released(item: ClaimedItem, settling: Promise<void>): Promise<void> {
+  /** What is left of `settling` (none when it is undefined); the item leaves the in-flight set at its end. */
+  #released(item: ClaimedItem, settling: Promise<void> | undefined): Promise<void> | undefined {
+    return settling === undefined ? undefined : this.#releaseAfter(item, settling);
+  }
+
+  async #releaseAfter(item: ClaimedItem, settling: Promise<void>): Promise<void> {
     try {
       await settling;
     } finally {
