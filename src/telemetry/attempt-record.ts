@@ -321,13 +321,15 @@ export class RecordTable {
 
 /**
  * Appends an ended attempt's record to `out`; false, with nothing appended, when the table is
- * full (or a string is longer than a record holds).
+ * full, a string is longer than a record holds, or the attempt is not a whole number ≥ 0.
  */
 export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: EndedAttempt): boolean {
   const baseId = table.base(a.base);
   const firstId = table.attributes(a.firstEvent);
   const lastId = table.attributes(a.lastEvent);
   if (baseId === 0 || firstId === 0 || lastId === 0) return false;
+  // The export thread writes the attempt as a varint (RecordEncoder): a whole number, not negative.
+  if (!Number.isSafeInteger(a.attempt) || a.attempt < 0) return false;
   const strings = STRINGS;
   strings[0] = a.traceparent;
   strings[1] = a.spanId;
@@ -400,13 +402,15 @@ export class RecordEncoder {
     this.#length = 0;
     const { bytes, layout } = batch;
     const records = Buffer.from(batch.records.buffer, batch.records.byteOffset, batch.records.byteLength);
+    // The numbers are read through a view (cheaper per call than Buffer's read methods).
+    const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
     let at = 0;
     if (layout === undefined) {
-      while (at < records.length) at = this.#record(records, at);
+      while (at < records.length) at = this.#record(records, view, at);
     } else {
       let from = 0;
       for (const length of layout) {
-        if (length === 0) at = this.#record(records, at);
+        if (length === 0) at = this.#record(records, view, at);
         else {
           this.#append(bytes!.subarray(from, from + length));
           from += length;
@@ -429,14 +433,16 @@ export class RecordEncoder {
   }
 
   /**
-   * The record at `r[i…]` (written by {@link writeAttemptRecord}), encoded as
-   * {@link fillAttemptFields} would have it encoded: through the shape of its shared parts.
-   * Returns where the next record starts.
+   * The record at `r[i…]` (written by {@link writeAttemptRecord}; `v` views the same bytes),
+   * encoded as {@link fillAttemptFields} would have it encoded: through the shape of its shared
+   * parts, written over the entry of the attempt before it when that one had the same shape and
+   * values of the same sizes (`DirectSpanEncoder.writeShapedRecord`). Returns where the next
+   * record starts.
    */
-  #record(r: Buffer, i: number): number {
-    const baseId = r.readUInt16LE(i);
-    const firstId = r.readUInt16LE(i + 2);
-    const lastId = r.readUInt16LE(i + 4);
+  #record(r: Buffer, v: DataView, i: number): number {
+    const baseId = v.getUint16(i, true);
+    const firstId = v.getUint16(i + 2, true);
+    const lastId = v.getUint16(i + 4, true);
     // Numbers up to TABLE_LIMIT: one key for the three.
     const key = (baseId * (TABLE_LIMIT + 1) + firstId) * (TABLE_LIMIT + 1) + lastId;
     let shape = this.#shapes.get(key);
@@ -450,26 +456,29 @@ export class RecordEncoder {
       );
       if (this.#shapes.size < TABLE_LIMIT) this.#shapes.set(key, shape);
     }
-    const start = r.readDoubleLE(i + 8);
-    const end = endOf(start, r.readDoubleLE(i + 16));
+    const start = v.getFloat64(i + 8, true);
+    const end = endOf(start, v.getFloat64(i + 16, true));
     // The strings: traceparent, span id, work id, message id, outcome (u16 length, UTF-8).
     const values = this.#ownAt;
     let p = i + RECORD_FIXED;
     const traceparentAt = p + 2;
-    p = traceparentAt + r.readUInt16LE(p);
+    p = traceparentAt + v.getUint16(p, true);
     const spanIdAt = p + 2;
-    p = spanIdAt + r.readUInt16LE(p);
+    p = spanIdAt + v.getUint16(p, true);
     for (let k = 0; k < STRING_VALUES.length; k++) {
       const at = STRING_VALUES[k]!;
       values[at] = p + 2;
-      p = p + 2 + r.readUInt16LE(p);
+      p = p + 2 + v.getUint16(p, true);
       values[at + 1] = p;
     }
-    values[2] = r.readDoubleLE(i + 24); // the attempt (values[3] stays -1: a number)
+    values[2] = v.getFloat64(i + 24, true); // the attempt (values[3] stays -1: a number)
     const times = this.#eventTimes;
     times[0] = start;
     times[1] = end;
-    const length = this.#encoder.encodeShapedRecordInPlace(
+    const encoder = this.#encoder;
+    let next = encoder.writeShapedRecord(
+      this.#entries,
+      this.#length,
       shape,
       r,
       traceparentAt,
@@ -480,15 +489,25 @@ export class RecordEncoder {
       values,
       times,
     );
-    this.#appendWork(length);
+    if (next < 0) {
+      // No room: the entries grow, and the record is written again.
+      this.#room(-next);
+      next = encoder.writeShapedRecord(
+        this.#entries,
+        this.#length,
+        shape,
+        r,
+        traceparentAt,
+        spanIdAt,
+        start,
+        end,
+        OWN_KEYS,
+        values,
+        times,
+      );
+    }
+    this.#length = next;
     return p;
-  }
-
-  /** Appends the encoder's work buffer's first `n` bytes (copied without a view of them). */
-  #appendWork(n: number): void {
-    this.#room(n);
-    this.#encoder.workBuffer.copy(this.#entries, this.#length, 0, n);
-    this.#length += n;
   }
 
   #room(n: number): void {

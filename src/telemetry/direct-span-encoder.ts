@@ -7,7 +7,7 @@
 // spans repeat most of their content: the constant attribute sets and event attributes are
 // frozen objects shared between spans, encoded once and copied afterwards, and names and keys
 // are kept encoded too; spans that differ only in ids, times and own attributes (lazy attempts on
-// the export thread) can be written from a shape encoded once (`shape`, `encodeShapedInPlace`).
+// the export thread) can be written from a shape encoded once (`shape`, `writeShapedRecord`).
 // Field numbers are those of opentelemetry/proto's trace.proto.
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 
@@ -106,7 +106,7 @@ const DIGITS = Int16Array.from({ length: 256 }, (_, code) => digit(code));
  * A time (epoch ms or HrTime) as seconds × 10⁹ + nanoseconds in a little-endian fixed64 at
  * `buf[p…p+8)`, exactly (no double rounding).
  */
-function writeTime(buf: Buffer, p: number, time: number | HrTime): void {
+function writeTime(buf: Uint8Array, p: number, time: number | HrTime): void {
   let seconds: number;
   let nanos: number;
   if (typeof time === 'number') {
@@ -148,6 +148,46 @@ function writeVarint(buf: Uint8Array, p: number, value: number): number {
   return p;
 }
 
+/**
+ * `n` bytes from the 2n hex digits at `src[from…]`, decoded as the encoder decodes an id's
+ * string (`#hex`), written at `out[p…]`; returns the end.
+ */
+function hexInto(out: Uint8Array, p: number, src: Uint8Array, from: number, n: number): number {
+  for (let i = from, last = from + 2 * n; i < last; i += 2)
+    out[p++] = ((DIGITS[src[i]!]! << 4) | DIGITS[src[i + 1]!]!) & 0xff;
+  return p;
+}
+
+/**
+ * An entry `writeShapedRecord` wrote, as the start of the next ones of the same shape, keys and
+ * value sizes: offsets are from the entry's start.
+ */
+interface RecordTemplate {
+  readonly shape: SpanShape;
+  readonly keys: readonly string[];
+  /** Per own attribute: a string value's bytes, or minus an integer's varint size. */
+  readonly sizes: readonly number[];
+  readonly bytes: Buffer;
+  /** The trace id's bytes (the parent span id's are 28 bytes on), the span id's. */
+  readonly traceIdAt: number;
+  readonly spanIdAt: number;
+  readonly startAt: number;
+  readonly endAt: number;
+  readonly tailAt: number;
+  /** Per own attribute: where its string's bytes or its integer's varint are. */
+  readonly valueAt: readonly number[];
+}
+
+/** Whether a record's own values (see `writeShapedRecord`) have the sizes a template has. */
+function sameSizes(sizes: readonly number[], values: readonly number[]): boolean {
+  for (let k = 0; k < sizes.length; k++) {
+    const from = values[2 * k]!;
+    const to = values[2 * k + 1]!;
+    if (sizes[k] !== (to === -1 ? -varintSize(from) : to - from)) return false;
+  }
+  return true;
+}
+
 /** Encodes direct spans as one OTLP/protobuf trace export request. Not reentrant. */
 export class DirectSpanEncoder {
   #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
@@ -159,11 +199,8 @@ export class DirectSpanEncoder {
   readonly #fields: DirectSpanFields = blankFields();
   /** Strings (keys, names) encoded with their length prefix. */
   readonly #strings = new Map<string, Buffer>();
-  /** The last shaped span's start and end, and where their bytes are (see `#shapedEnd`). */
-  #start = Number.NaN;
-  #startAt = 0;
-  #end = Number.NaN;
-  #endAt = 0;
+  /** The last entry `writeShapedRecord` wrote in full, with where its variable parts are. */
+  #template: RecordTemplate | undefined;
   /** For a record's own attribute keys: each key's bytes up to its value (see `#keyHeads`). */
   #keyHeadsOf: readonly string[] | undefined;
   #keyHeadBytes: Buffer[] = [];
@@ -232,7 +269,7 @@ export class DirectSpanEncoder {
 
   /**
    * The shape of spans that differ from each other only in their ids, times and own attributes
-   * (see {@link encodeShapedInPlace}): sampled, with a remote parent, without trace state,
+   * (see {@link writeShapedRecord}): sampled, with a remote parent, without trace state,
    * links, dropped attributes or events, status unset; `base` and the events' attributes frozen
    * sets. `events` as in {@link DirectSpanFields} (their times are filled in per span). What
    * {@link encodeSpanInPlace} writes for such a span, without the variable parts.
@@ -253,40 +290,21 @@ export class DirectSpanEncoder {
   }
 
   /**
-   * The entry of a span of `shape` (the bytes {@link encodeSpanInPlace} writes for it), in the
-   * first `n` bytes (the returned length) of {@link workBuffer}; `eventTimes` in the order of
-   * the shape's events. Valid until the next call.
+   * Writes the entry of a span of `shape` from an attempt record's bytes (attempt-record.ts) at
+   * `out[at…]`, tag and length of `ScopeSpans.spans` included: the bytes {@link encodeSpanInPlace}
+   * writes for the same span, without making strings of the record's: over a copy of the last
+   * entry written in full when that had the same shape, keys and value sizes (consecutive
+   * attempts of a queue mostly do), else in one pass, kept as the next template. The trace id
+   * and parent span id are the hex digits of the version-00 traceparent at `src[traceparentAt…]`,
+   * the span id the 16 digits at `src[spanIdAt…]`; own attribute `keys[k]` is the UTF-8 string
+   * `src[values[2k], values[2k+1])`, or, where `values[2k+1]` is -1, the integer `values[2k]`
+   * (not negative, below 2^53: the record's writer checks it); `eventTimes` in the order of the
+   * shape's events. Returns where the entry ends, or, when `out` has no room for it, minus the
+   * bytes it needs (nothing written).
    */
-  encodeShapedInPlace(
-    shape: SpanShape,
-    traceId: string,
-    spanId: string,
-    parentSpanId: string,
-    start: number,
-    end: number,
-    own: Attributes,
-    eventTimes: readonly number[],
-  ): number {
-    const at = this.#shapedStart();
-    this.#hex(traceId);
-    this.#tag(2, WIRE_LEN);
-    this.#hex(spanId);
-    this.#tag(4, WIRE_LEN);
-    this.#hex(parentSpanId);
-    this.#shapedHead(shape, start, end);
-    this.#attributes(own, 9);
-    return this.#shapedEnd(shape, eventTimes, at);
-  }
-
-  /**
-   * As {@link encodeShapedInPlace}, from an attempt record's bytes (attempt-record.ts), without
-   * making strings of them: the trace id and parent span id are the hex digits of the version-00
-   * traceparent at `src[traceparentAt…]`, the span id the 16 digits at `src[spanIdAt…]`, and own
-   * attribute `keys[k]` is the UTF-8 string `src[values[2k], values[2k+1])`, or the number
-   * `values[2k]` where `values[2k+1]` is -1. The same bytes as encodeShapedInPlace writes for the
-   * same values.
-   */
-  encodeShapedRecordInPlace(
+  writeShapedRecord(
+    out: Uint8Array,
+    at: number,
     shape: SpanShape,
     src: Uint8Array,
     traceparentAt: number,
@@ -297,31 +315,128 @@ export class DirectSpanEncoder {
     values: readonly number[],
     eventTimes: readonly number[],
   ): number {
-    const at = this.#shapedStart();
-    this.#hexBytes(src, traceparentAt + 3, 32);
-    this.#tag(2, WIRE_LEN);
-    this.#hexBytes(src, spanIdAt, 16);
-    this.#tag(4, WIRE_LEN);
-    this.#hexBytes(src, traceparentAt + 36, 16);
-    this.#shapedHead(shape, start, end);
+    const t = this.#template;
+    if (t !== undefined && t.shape === shape && t.keys === keys && sameSizes(t.sizes, values)) {
+      // The last record's entry, its variable parts written over.
+      const n = t.bytes.length;
+      if (at + n > out.length) return -n;
+      out.set(t.bytes, at);
+      hexInto(out, at + t.traceIdAt, src, traceparentAt + 3, 16);
+      hexInto(out, at + t.spanIdAt, src, spanIdAt, 8);
+      hexInto(out, at + t.traceIdAt + 28, src, traceparentAt + 36, 8);
+      const valueAt = t.valueAt;
+      for (let k = 0; k < valueAt.length; k++) {
+        const from = values[2 * k]!;
+        const to = values[2 * k + 1]!;
+        let q = at + valueAt[k]!;
+        if (to === -1) writeVarint(out, q, from);
+        else for (let i = from; i < to; i++) out[q++] = src[i]!;
+      }
+      this.#times(out, at + t.startAt, at + t.endAt, at + t.tailAt, shape, start, end, eventTimes);
+      return at + n;
+    }
     const heads = this.#keyHeads(keys);
+    // Lengths first (every message's length is known before its bytes), then one pass.
+    let own = 0;
     for (let k = 0; k < keys.length; k++) {
-      this.#tag(9, WIRE_LEN);
-      const kv = this.#open();
-      this.#bytes(heads[k]!);
-      const value = this.#open();
       const from = values[2 * k]!;
       const to = values[2 * k + 1]!;
-      if (to === -1) this.#anyValue(from);
-      else {
-        this.#tag(1, WIRE_LEN);
-        this.#varint(to - from);
-        this.#range(src, from, to);
-      }
-      this.#close(value);
-      this.#close(kv);
+      const value = to === -1 ? 1 + varintSize(from) : 1 + varintSize(to - from) + (to - from);
+      const kv = heads[k]!.length + varintSize(value) + value;
+      own += 1 + varintSize(kv) + kv;
     }
-    return this.#shapedEnd(shape, eventTimes, at);
+    const { head, tail } = shape;
+    // trace_id (1), span_id (2), parent_span_id (4): a tag, a length and the bytes each.
+    const span = 18 + 10 + 10 + head.length + own + tail.length;
+    const total = 1 + varintSize(span) + span;
+    if (at + total > out.length) return -total;
+    let p = at;
+    out[p++] = (2 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, span);
+    out[p++] = (1 << 3) | WIRE_LEN;
+    out[p++] = 16;
+    const traceIdAt = p - at;
+    p = hexInto(out, p, src, traceparentAt + 3, 16);
+    out[p++] = (2 << 3) | WIRE_LEN;
+    out[p++] = 8;
+    const ownIdAt = p - at;
+    p = hexInto(out, p, src, spanIdAt, 8);
+    out[p++] = (4 << 3) | WIRE_LEN;
+    out[p++] = 8;
+    p = hexInto(out, p, src, traceparentAt + 36, 8);
+    const startAt = p + shape.startAt;
+    const endAt = p + shape.endAt;
+    out.set(head, p);
+    p += head.length;
+    const sizes: number[] = [];
+    const valueAt: number[] = [];
+    for (let k = 0; k < keys.length; k++) {
+      const from = values[2 * k]!;
+      const to = values[2 * k + 1]!;
+      const keyHead = heads[k]!;
+      const value = to === -1 ? 1 + varintSize(from) : 1 + varintSize(to - from) + (to - from);
+      out[p++] = (9 << 3) | WIRE_LEN;
+      p = writeVarint(out, p, keyHead.length + varintSize(value) + value);
+      out.set(keyHead, p);
+      p = writeVarint(out, p + keyHead.length, value);
+      if (to === -1) {
+        out[p++] = (3 << 3) | WIRE_VARINT;
+        sizes.push(-varintSize(from));
+        valueAt.push(p - at);
+        p = writeVarint(out, p, from);
+      } else {
+        out[p++] = (1 << 3) | WIRE_LEN;
+        p = writeVarint(out, p, to - from);
+        sizes.push(to - from);
+        valueAt.push(p - at);
+        for (let i = from; i < to; i++) out[p++] = src[i]!;
+      }
+    }
+    const tailAt = p;
+    out.set(tail, p);
+    p += tail.length;
+    this.#times(out, startAt, endAt, tailAt, shape, start, end, eventTimes);
+    // Kept for the next records of this shape with values of these sizes (the usual next one).
+    this.#template = {
+      shape,
+      keys,
+      sizes,
+      bytes: Buffer.from(out.subarray(at, p)),
+      traceIdAt,
+      spanIdAt: ownIdAt,
+      startAt: startAt - at,
+      endAt: endAt - at,
+      tailAt: tailAt - at,
+      valueAt,
+    };
+    return p;
+  }
+
+  /**
+   * A shaped entry's times: the start and end at `startAt` and `endAt`, the events' in the
+   * tail at `tailAt` (an event at the span's start or end, as an attempt's two are, copies
+   * those bytes).
+   */
+  #times(
+    out: Uint8Array,
+    startAt: number,
+    endAt: number,
+    tailAt: number,
+    shape: SpanShape,
+    start: number,
+    end: number,
+    eventTimes: readonly number[],
+  ): void {
+    writeTime(out, startAt, start);
+    writeTime(out, endAt, end);
+    const times = shape.eventTimesAt;
+    for (let i = 0; i < times.length; i++) {
+      const time = eventTimes[i]!;
+      const to = tailAt + times[i]!;
+      const from = time === start ? startAt : time === end ? endAt : -1;
+      if (from === -1) writeTime(out, to, time);
+      else for (let j = 0; j < 8; j++) out[to + j] = out[from + j]!;
+    }
   }
 
   /**
@@ -342,44 +457,6 @@ export class DirectSpanEncoder {
     this.#keyHeadsOf = keys;
     this.#keyHeadBytes = heads;
     return heads;
-  }
-
-  /** A shaped span's entry up to its trace id's bytes (the tag written); returns where it starts. */
-  #shapedStart(): number {
-    this.#pos = 0;
-    this.#tag(2, WIRE_LEN);
-    const at = this.#openWide();
-    this.#tag(1, WIRE_LEN);
-    return at;
-  }
-
-  /** After the ids: the shape's head, with the span's start and end written into it. */
-  #shapedHead(shape: SpanShape, start: number, end: number): void {
-    const head = this.#pos;
-    this.#bytes(shape.head);
-    writeTime(this.#buf, head + shape.startAt, start);
-    writeTime(this.#buf, head + shape.endAt, end);
-    this.#start = start;
-    this.#startAt = head + shape.startAt;
-    this.#end = end;
-    this.#endAt = head + shape.endAt;
-  }
-
-  /** After the own attributes: the shape's tail with the events' times; closes the entry at `at`. */
-  #shapedEnd(shape: SpanShape, eventTimes: readonly number[], at: number): number {
-    const tail = this.#pos;
-    this.#bytes(shape.tail);
-    const times = shape.eventTimesAt;
-    const buf = this.#buf;
-    for (let i = 0; i < times.length; i++) {
-      const time = eventTimes[i]!;
-      // An event at the span's start or end (an attempt's two are) copies its bytes.
-      if (time === this.#start) buf.copyWithin(tail + times[i]!, this.#startAt, this.#startAt + 8);
-      else if (time === this.#end) buf.copyWithin(tail + times[i]!, this.#endAt, this.#endAt + 8);
-      else writeTime(buf, tail + times[i]!, time);
-    }
-    this.#closeWide(at);
-    return this.#pos;
   }
 
   /** Where {@link encodeSpanInPlace} wrote its entry (replaced when it grows). */
@@ -813,18 +890,6 @@ export class DirectSpanEncoder {
     this.#pos = p;
   }
 
-  /** `digits` hex digits at `src[from…]` as bytes, decoded as {@link #hex} decodes a string's. */
-  #hexBytes(src: Uint8Array, from: number, digits: number): void {
-    const n = digits >>> 1;
-    this.#varint(n);
-    this.#ensure(n);
-    const buf = this.#buf;
-    let p = this.#pos;
-    for (let i = from; i < from + 2 * n; i += 2)
-      buf[p++] = ((DIGITS[src[i]!]! << 4) | DIGITS[src[i + 1]!]!) & 0xff;
-    this.#pos = p;
-  }
-
   #string(s: string): void {
     const len = s.length;
     // Written as ASCII in one pass; at the first other character, written again as UTF-8.
@@ -860,20 +925,6 @@ export class DirectSpanEncoder {
       return;
     }
     this.#bytes(bytes);
-  }
-
-  /** `src[from, to)`, without a view of it made for the copy (a few per record). */
-  #range(src: Uint8Array, from: number, to: number): void {
-    const n = to - from;
-    if (n > 64) {
-      this.#bytes(src.subarray(from, to));
-      return;
-    }
-    this.#ensure(n);
-    const buf = this.#buf;
-    let p = this.#pos;
-    for (let i = from; i < to; i++) buf[p++] = src[i]!;
-    this.#pos = p;
   }
 
   #bytes(bytes: Uint8Array): void {

@@ -200,6 +200,68 @@ describe('attempt records', () => {
     ]);
   });
 
+  it('write every value anew when consecutive attempts share a shape and the sizes of their values', () => {
+    // The thread writes an attempt like the one before it (same shape, values of the same
+    // sizes) over that one's bytes: each attempt here differs from the last in every value
+    // (ids, times, strings of the same length), and now and then in a size too.
+    const resource = { attributes: { 'service.name': 'records' } };
+    const scope = { name: 'animus', version: '1.0.0' };
+    const base = baseAttrs('process', 'q1', 't1');
+    const cases: Array<[number, number, string, number, string, string]> = [
+      [1_764_000_000_001.25, 1_764_000_000_002.5, 'aaaa-1', 1, '100', 'completed'],
+      [1_764_000_000_003, 1_764_000_000_004.75, 'bbbb-2', 2, '101', 'abandoned'],
+      [1_764_000_000_009, 1_764_000_000_008, 'cccc-3', 127, '102', 'completed'],
+      [1_764_000_000_010, 1_764_000_000_011, 'dddd-4', 128, '103', 'completed'],
+      [1_764_000_000_012, 1_764_000_000_013, 'eeee-5', 300, '104', 'completed'],
+      [1_764_000_000_014, 1_764_000_000_015, 'ffff-6', 301, '1050', 'completed'],
+      [1_764_000_000_016, 1_764_000_000_017, 'gggg-7', 302, '1060', 'completed'],
+      [1_764_000_000_018, 1_764_000_000_019, 'hhhh-88', 302, '1070', 'completed'],
+    ];
+    const table = new RecordTable();
+    const records = new RecordBuffer();
+    const twins: EncodableSpan[] = [];
+    const hex = (k: number, digits: number) => (k + 1).toString(16).repeat(digits).slice(0, digits);
+    cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
+      const id = BigInt(`0x${hex(n + 3, 16)}`);
+      const ended: EndedAttempt = {
+        traceparent: `00-${hex(n, 32)}-${hex(n + 7, 16)}-01`,
+        spanId: id.toString(16).padStart(16, '0'),
+        spanIdHi: Number(id >> 32n),
+        spanIdLo: Number(id & 0xffffffffn),
+        start,
+        end,
+        base,
+        workId,
+        attempt,
+        messageId,
+        outcome,
+        firstEvent: eventAttrs('queued', 'running'),
+        lastEvent: eventAttrs('running', 'completed'),
+      };
+      expect(writeAttemptRecord(records, table, { ...ended, spanId: '' })).toBe(true);
+      twins.push({ resource, instrumentationScope: scope, fillFields: (f) => fillAttemptFields(f, ended) });
+    });
+    const encoder = new RecordEncoder();
+    encoder.define(cloned(table.takeDefinitions()));
+    const batch = {
+      resource,
+      scope,
+      bytes: undefined,
+      layout: undefined,
+      records: records.take(),
+      count: cases.length,
+    };
+    const main = new DirectSpanEncoder();
+    const entries = Buffer.concat(twins.map((t) => Buffer.from(main.encodeSpan(t))));
+    const expected = Buffer.from(main.wrap(resource, scope, entries));
+    expect(Buffer.from(encoder.encode(batch)).equals(expected)).toBe(true);
+    // The next batch starts from the last attempt of this one.
+    expect(Buffer.from(encoder.encode(batch)).equals(expected)).toBe(true);
+    const spans = protobufSpans(expected);
+    expect(spans.map((s) => s.traceId)).toEqual(cases.map((_, n) => hex(n, 32)));
+    expect(spans.map((s) => s.parentSpanId)).toEqual(cases.map((_, n) => hex(n + 7, 16)));
+  });
+
   it('are not written when a string is longer than a record holds (the attempt is encoded here then)', () => {
     const table = new RecordTable();
     const records = new RecordBuffer();
