@@ -6,7 +6,7 @@ import { isPermanent, startLazyAttempt } from './attempt-span.js';
 import { withMemorySpan } from './memory-spans.js';
 import { GenAiAttr, GenAiOperation, MemoryAttr, WorkAttr } from './names.js';
 import type { MemoryOperation } from './names.js';
-import { ConsumerSpan, recordWorkLifecycle, startWorkSpan } from './work-spans.js';
+import { ConsumerSpan, countWorkTransitions, startWorkSpan } from './work-spans.js';
 import type { WorkProducerSpan } from './work-spans.js';
 import { safely } from './instruments.js';
 
@@ -32,7 +32,8 @@ export interface SubmitSpanHandle {
 /** Structural twin of the work module's `WorkTracing`. */
 export interface WorkTracingHooks {
   submit(item: SubmittedItemLike): SubmitSpanHandle;
-  transition(from: string, to: string, workType: string): void;
+  /** `count` changes (default 1) of items of `workType`. */
+  transition(from: string, to: string, workType: string, count?: number): void;
 }
 
 class SubmitSpan implements SubmitSpanHandle {
@@ -73,13 +74,14 @@ class SubmitSpan implements SubmitSpanHandle {
 
 const workTracing: WorkTracingHooks = {
   submit: (item) => new SubmitSpan(item),
-  transition: (from, to, workType) => recordWorkLifecycle(undefined, from, to, workType),
+  transition: (from, to, workType, count = 1) => countWorkTransitions(from, to, workType, count),
 };
 
 /**
  * Work tracing on the global OTel API: each submit is a PRODUCER span `send {queue}` whose
  * context goes into the pgmq message headers; on `end` the span gets the item id, message id
- * and a `none → queued|merged` transition; `transition` counts `animus.work.transitions`.
+ * and a `none → queued|merged` transition; `transition` counts `animus.work.transitions`
+ * (a batch's changes of one work type in one call).
  */
 export function createWorkTracing(): WorkTracingHooks {
   return workTracing;

@@ -402,6 +402,26 @@ export function recordWorkLifecycle(
   lifecycle(span, from, to, workType, false);
 }
 
+/**
+ * Counts `n` lifecycle changes of items of one work type at once (`animus.work.transitions`,
+ * as `n` calls of {@link recordWorkLifecycle} without a span count them): a batch's claims or
+ * completions. Never throws.
+ */
+export function countWorkTransitions(
+  from: string | undefined,
+  to: string,
+  workType: string,
+  n: number,
+): void {
+  try {
+    if (!(n > 0)) return;
+    workTransitionCount(from ?? 'none', to, workType).value += n;
+    ensureInstruments();
+  } catch {
+    // Telemetry never throws into callers.
+  }
+}
+
 /** One queue's numbers, as the work module reads them from `pgmq.metrics_all()`. */
 export interface QueueMetricsSample {
   queue: string;

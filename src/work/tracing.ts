@@ -14,7 +14,34 @@ export interface SubmitSpan {
 /** What the work module reports to telemetry. */
 export interface WorkTracing {
   submit(item: NormalisedItem): SubmitSpan;
-  transition(from: string, to: string, workType: string): void;
+  /** `count` lifecycle changes (default 1) of items of `workType`: a batch reports each work type once. */
+  transition(from: string, to: string, workType: string, count?: number): void;
+}
+
+/**
+ * Reports the change `from → to` of every item in `items` that has a work type (`typeOf`), one
+ * call for each run of items of the same work type.
+ */
+export function reportTransitions<T>(
+  tracing: WorkTracing,
+  from: string,
+  to: string,
+  items: readonly T[],
+  typeOf: (item: T) => string | undefined,
+): void {
+  let type: string | undefined;
+  let n = 0;
+  for (const item of items) {
+    const t = typeOf(item);
+    if (t === type) {
+      n++;
+      continue;
+    }
+    if (type !== undefined) tracing.transition(from, to, type, n);
+    type = t;
+    n = 1;
+  }
+  if (type !== undefined) tracing.transition(from, to, type, n);
 }
 
 const noopSpan: SubmitSpan = { headers: {}, end() {}, fail() {} };

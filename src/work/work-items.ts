@@ -31,7 +31,7 @@ import {
   validateLimit,
   validateQueueName,
 } from './validate.js';
-import { noopWorkTracing, type WorkTracing } from './tracing.js';
+import { noopWorkTracing, reportTransitions, type WorkTracing } from './tracing.js';
 
 /** Options for {@link WorkItems}. */
 export interface WorkItemsOptions {
@@ -79,6 +79,10 @@ function errorText(error: unknown): string {
     return String(error);
   }
 }
+
+/** The work types whose lifecycle changes `read` and `completeMany` report. */
+const claimedType = (c: ClaimedItem): string => c.workType;
+const entryType = (e: { item: { workType?: string } }): string | undefined => e.item.workType;
 
 /** The work-item API (`animus.work`). */
 export class WorkItems {
@@ -232,7 +236,7 @@ export class WorkItems {
     const { rows } = await this.#pool.query<ClaimRow>(sql.CLAIM, [queue, vt, qty]);
     const now = Date.now();
     const claimed = rows.map((r) => toClaimed(r, now));
-    for (const c of claimed) this.#tracing.transition('queued', 'running', c.workType);
+    reportTransitions(this.#tracing, 'queued', 'running', claimed, claimedType);
     return claimed;
   }
 
@@ -272,9 +276,7 @@ export class WorkItems {
       outcomes,
       entries.map((e) => Math.max(0, now - e.item.claimedAt)),
     ]);
-    for (const e of entries) {
-      if (e.item.workType !== undefined) this.#tracing.transition('running', 'completed', e.item.workType);
-    }
+    reportTransitions(this.#tracing, 'running', 'completed', entries, entryType);
     return rows.map((r) => r.item_id);
   }
 

@@ -166,6 +166,31 @@ describe(`work traces across processes (${testKind})`, () => {
     ).toBe(1);
     await work.complete(claimed!, null);
   });
+
+  it('a batch counts every claim and completion, per work type, whatever their order', async () => {
+    // The work module reports a batch's changes once per run of one work type.
+    const queue = 'traced_batch';
+    await work.createQueue(queue);
+    const types = ['batch.a', 'batch.a', 'batch.b', 'batch.a', 'batch.b', 'batch.b', 'batch.b'];
+    await work.submitBatch(types.map((workType) => ({ queue, workType, source: 'test' })));
+    const claimed = await work.read(queue, { vt: 30, qty: 10 });
+    expect(claimed.map((c) => c.workType).sort()).toEqual([...types].sort());
+    await work.completeMany(claimed.map((item) => ({ item })));
+    const transitions = await otel.collectMetric('animus.work.transitions');
+    const count = (workType: string, from: string, to: string) =>
+      pointWith<number>(transitions, {
+        'animus.work.type': workType,
+        'animus.work.state.from': from,
+        'animus.work.state.to': to,
+      })?.value;
+    for (const [type, n] of [
+      ['batch.a', 3],
+      ['batch.b', 4],
+    ] as const) {
+      expect([count(type, 'none', 'queued'), count(type, 'queued', 'running')]).toEqual([n, n]);
+      expect(count(type, 'running', 'completed')).toBe(n);
+    }
+  });
 });
 
 describe('work spans in one process', () => {
