@@ -292,21 +292,22 @@ export class RecordTable {
 
   /** The number of a frozen attribute set; 0 once the table is full. */
   attributes(attributes: Attributes): number {
-    return this.#id(attributes, KIND_ATTRIBUTES, attributes);
+    return this.#id(attributes, KIND_ATTRIBUTES);
   }
 
   /** The number of a queue's constant part; 0 once the table is full. */
   base(base: SharedBase): number {
-    return this.#id(base, KIND_BASE, [base.name, base.attributes]);
+    return this.#id(base, KIND_BASE);
   }
 
-  #id(key: object, kind: number, value: unknown): number {
+  #id(key: object, kind: number): number {
     let id = this.#ids.get(key);
     if (id === undefined) {
       if (this.#next > TABLE_LIMIT) return 0;
       id = this.#next++;
       this.#ids.set(key, id);
-      this.#definitions.push(id, kind, value);
+      const base = key as SharedBase;
+      this.#definitions.push(id, kind, kind === KIND_BASE ? [base.name, base.attributes] : key);
     }
     return id;
   }

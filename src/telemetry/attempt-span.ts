@@ -85,12 +85,15 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   /** Where the attempt went (`completed`, or `queued`/`dead` after a throw). */
   #to = '';
   /**
-   * The span id's two 32-bit halves once made (both 0 before; made as the SDK's random id
-   * generator makes them), and its hex once asked for. A record takes the halves: an attempt
-   * nobody asked about never makes the hex string.
+   * The span id's four 16-bit parts once made (all 0 before; made as the SDK's random id
+   * generator makes them), and its hex once asked for. A record takes the two 32-bit halves: an
+   * attempt nobody asked about never makes the hex string. (Parts of 16 bits are small integers
+   * to V8, kept in the object itself: halves of 32 bits would be numbers boxed on the heap.)
    */
-  #idHi = 0;
-  #idLo = 0;
+  #id0 = 0;
+  #id1 = 0;
+  #id2 = 0;
+  #id3 = 0;
   #spanId: string | undefined;
   /** The span taking over once the handler's code used it. */
   #span: Span | undefined;
@@ -217,14 +220,26 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   #ownSpanId(): string {
     if (this.#spanId !== undefined) return this.#spanId;
     this.#makeId();
-    return (this.#spanId = hex8(this.#idHi) + hex8(this.#idLo));
+    return (this.#spanId = hex8(this.#idHi()) + hex8(this.#idLo()));
   }
 
   /** Makes the span id's halves, once (never all zeros, as the W3C format requires). */
   #makeId(): void {
-    if (this.#idHi !== 0 || this.#idLo !== 0) return;
-    this.#idHi = (Math.random() * 2 ** 32) >>> 0;
-    this.#idLo = (Math.random() * 2 ** 32) >>> 0 || 1;
+    if (this.#id2 !== 0 || this.#id3 !== 0) return;
+    const hi = (Math.random() * 2 ** 32) >>> 0;
+    const lo = (Math.random() * 2 ** 32) >>> 0 || 1;
+    this.#id0 = hi >>> 16;
+    this.#id1 = hi & 0xffff;
+    this.#id2 = lo >>> 16;
+    this.#id3 = lo & 0xffff;
+  }
+
+  #idHi(): number {
+    return this.#id0 * 0x10000 + this.#id1;
+  }
+
+  #idLo(): number {
+    return this.#id2 * 0x10000 + this.#id3;
   }
 
   isRecording(): boolean {
@@ -295,8 +310,8 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     else {
       this.#makeId();
       a.spanId = '';
-      a.spanIdHi = this.#idHi;
-      a.spanIdLo = this.#idLo;
+      a.spanIdHi = this.#idHi();
+      a.spanIdLo = this.#idLo();
     }
     a.start = this.#start;
     a.end = this.#end;
