@@ -82,13 +82,16 @@ export class DirectSpanQueue {
   readonly #o: DirectSpanQueueOptions;
   /**
    * The waiting spans' entries, one after another, in `bytes[head, length)`, and where each one
-   * ends (`ends[first…]`, offsets into `bytes`).
+   * ends (`ends[first…places)`, offsets into `bytes`). The index arrays keep their room when
+   * the queue empties (only `places` starts over): no new arrays to grow batch after batch.
    */
   #bytes: Buffer = Buffer.allocUnsafe(64 * 1024);
   #head = 0;
   #length = 0;
-  #ends: number[] = [];
+  readonly #ends: number[] = [];
   #first = 0;
+  /** Places in use in `ends` and `recordEnds`. */
+  #places = 0;
   /**
    * Records of waiting spans that left as records (their entries in `bytes` are empty), in
    * `records` from byte `recordHead` on; `recordEnds` is where each waiting span's record ends,
@@ -97,7 +100,7 @@ export class DirectSpanQueue {
    */
   readonly #records = new RecordBuffer();
   #recordHead = 0;
-  #recordEnds: number[] = [];
+  readonly #recordEnds: number[] = [];
   readonly #recordSender: RecordSender | undefined;
   #resource: unknown;
   #scope: EncodableSpan['instrumentationScope'] | undefined;
@@ -132,12 +135,12 @@ export class DirectSpanQueue {
 
   /** Spans waiting. */
   get size(): number {
-    return this.#ends.length - this.#first + this.#ended.length;
+    return this.#places - this.#first + this.#ended.length;
   }
 
   /** Spans encoded and waiting to be sent. */
   get #encoded(): number {
-    return this.#ends.length - this.#first;
+    return this.#places - this.#first;
   }
 
   /** Takes an ended span (encoded when its batch leaves; unsampled spans are left out, as the SDK leaves them). */
@@ -219,8 +222,9 @@ export class DirectSpanQueue {
   #placed(span: EncodableSpan): void {
     this.#resource = span.resource;
     this.#scope = span.instrumentationScope;
-    this.#ends.push(this.#length);
-    this.#recordEnds.push(this.#records.length);
+    const at = this.#places++;
+    this.#ends[at] = this.#length;
+    this.#recordEnds[at] = this.#records.length;
   }
 
   /** Sends every waiting span; resolves once the exports have been handed over. */
@@ -250,7 +254,7 @@ export class DirectSpanQueue {
       this.#length = waiting;
       this.#compact();
       const ends = this.#ends;
-      for (let i = 0; i < ends.length; i++) ends[i]! -= head;
+      for (let i = 0; i < this.#places; i++) ends[i]! -= head;
     }
     source.copy(this.#bytes, this.#length, 0, n);
     this.#length += n;
@@ -315,10 +319,9 @@ export class DirectSpanQueue {
       this.#first += count;
       this.#head = end;
       this.#recordHead = recordEnd;
-      if (this.#first === this.#ends.length) {
+      if (this.#first === this.#places) {
         // Nothing waits: the buffer starts over.
-        this.#ends = [];
-        this.#recordEnds = [];
+        this.#places = 0;
         this.#records.clear();
         this.#first = 0;
         this.#head = 0;
@@ -377,15 +380,17 @@ export class DirectSpanQueue {
    */
   #compact(): void {
     const first = this.#first;
-    this.#ends = this.#ends.slice(first);
+    const places = this.#places - first;
+    this.#ends.copyWithin(0, first, this.#places);
     const recordHead = this.#recordHead;
-    const recordEnds = this.#recordEnds.slice(first);
+    const recordEnds = this.#recordEnds;
+    recordEnds.copyWithin(0, first, this.#places);
     if (recordHead > 0) {
-      for (let i = 0; i < recordEnds.length; i++) recordEnds[i]! -= recordHead;
+      for (let i = 0; i < places; i++) recordEnds[i]! -= recordHead;
       this.#records.dropFront(recordHead);
       this.#recordHead = 0;
     }
-    this.#recordEnds = recordEnds;
+    this.#places = places;
     this.#first = 0;
   }
 
