@@ -1,8 +1,8 @@
 // The batch queue of direct work spans (direct-spans.ts, attempt-span.ts) in front of the export
-// thread: ended spans are encoded to OTLP/protobuf together at the next turn of the event loop,
-// after the work that ended them (so the span's end costs a push, and no span waits for its
-// batch as an object: one that did was copied by every scavenge meanwhile and then promoted),
-// and their bytes wait for the batch to leave and for a send in progress. Batching follows the SDK's
+// thread: ended spans wait as they are and are encoded to OTLP/protobuf together
+// when their batch leaves, off the work path (a full batch at the next turn of the event loop,
+// after the work that ended it; the rest after the schedule delay), so the span's end costs a
+// push; the bytes of encoded spans wait for a send in progress. Batching follows the SDK's
 // BatchSpanProcessor with the same settings: a batch leaves when it is full or after the
 // schedule delay, one export at a time, sampled spans only, spans beyond the queue size dropped
 // (and reported as the SDK reports them); flush and shutdown send everything. Besides, a batch
@@ -111,9 +111,9 @@ export class DirectSpanQueue {
   #dropped = 0;
   #shutdown = false;
   /**
-   * Ended spans not encoded yet: encoded together at the turn of the event loop after they
-   * ended (so that the work that ended them settles first), or when a batch leaves before that
-   * (a flush).
+   * Ended spans not encoded yet. They are encoded when a batch leaves: at the turn of the event
+   * loop after a full batch gathered (so that the work that ended them settles first), when the
+   * schedule delay runs out, or on a flush — once per batch, not once per span.
    */
   #ended: EncodableSpan[] = [];
   #encodeScheduled = false;
@@ -164,14 +164,8 @@ export class DirectSpanQueue {
       }
       // A lazy attempt is written as a record now, unless spans wait to be encoded before it.
       const sender = this.#recordSender;
-      if (this.#ended.length > 0 || sender?.isReady() !== true || !this.#addRecord(span, sender)) {
+      if (this.#ended.length > 0 || sender?.isReady() !== true || !this.#addRecord(span, sender))
         this.#ended.push(span);
-        // Encoded at the next turn of the event loop, after the work that ended it: a span
-        // waiting for its batch as an object (a batch of 4096 gathers over a second or more at a
-        // few thousand submits a second) would be copied by every scavenge meanwhile and then
-        // promoted to the old generation, whose collection cost more than the encoding.
-        this.#scheduleEncode();
-      }
       this.#maybeStart();
     } catch (error) {
       diag.error('direct span queue: could not take a span', error);
@@ -184,13 +178,6 @@ export class DirectSpanQueue {
     this.#encodePending();
     this.#maybeStart();
   };
-
-  /** Encodes the ended spans at the next turn of the event loop (once however many end before it). */
-  #scheduleEncode(): void {
-    if (this.#encodeScheduled) return;
-    this.#encodeScheduled = true;
-    setImmediate(this.#encodeEnded);
-  }
 
   /** Encodes the ended spans into the waiting bytes. */
   #encodePending(): void {
@@ -411,7 +398,10 @@ export class DirectSpanQueue {
     if (this.#exporting) return;
     if (this.size >= this.#o.maxExportBatchSize) {
       if (this.#ended.length === 0) this.#export();
-      else this.#scheduleEncode();
+      else if (!this.#encodeScheduled) {
+        this.#encodeScheduled = true;
+        setImmediate(this.#encodeEnded);
+      }
       return;
     }
     if (this.#timer !== undefined) return;

@@ -1,4 +1,4 @@
-// The queue of direct work spans (direct-span-queue.ts), encoded at the turn after they end: the
+// The queue of direct work spans (direct-span-queue.ts), encoded when their batch leaves: the
 // requests it sends are the bytes the SDK's protobuf serializer writes for the same spans, and
 // it batches as the SDK's BatchSpanProcessor does (full batches at once — here at the next turn
 // of the event loop —, the rest after the delay, one export at a time, unsampled spans left out,
@@ -10,7 +10,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import { DirectSpanQueue } from '../../src/telemetry/direct-span-queue.js';
 import type { DirectSpanQueueOptions } from '../../src/telemetry/direct-span-queue.js';
@@ -29,16 +29,14 @@ interface Sent {
  * A queue over a recording `send` (answered at once unless `hold`), and a way to end direct
  * spans into it; `ended` keeps every span handed to the queue, in order.
  */
-function setup(
-  options: Partial<DirectSpanQueueOptions> & { hold?: boolean; encoder?: DirectSpanEncoder } = {},
-) {
+function setup(options: Partial<DirectSpanQueueOptions> & { hold?: boolean } = {}) {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'queue-test' }),
   });
   const probe = provider.getTracer('animus', '1.2.3').startSpan('probe') as unknown as ReadableSpan;
   const sent: Sent[] = [];
   const queue = new DirectSpanQueue(
-    options.encoder ?? new DirectSpanEncoder(),
+    new DirectSpanEncoder(),
     (bytes, count, done) => {
       sent.push({ bytes, count, done });
       if (options.hold !== true) done();
@@ -112,25 +110,6 @@ describe('DirectSpanQueue', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]!.count).toBe(100);
     expect(Buffer.from(sent[0]!.bytes).equals(sdkBytes(ended))).toBe(true);
-  });
-
-  it('encodes ended spans at the next turn, not when their batch leaves: none waits as an object', async () => {
-    const encoder = new DirectSpanEncoder();
-    const encode = vi.spyOn(encoder, 'encodeSpanInPlace');
-    const { queue, sent, ended, end } = setup({ encoder, scheduledDelayMillis: 60_000 });
-    end(5);
-    expect(encode).not.toHaveBeenCalled(); // the span's end costs a push
-    await turn();
-    expect(encode).toHaveBeenCalledTimes(5);
-    end(3);
-    await turn();
-    expect(encode).toHaveBeenCalledTimes(8);
-    // The batch itself still waits for the delay (or a flush), then leaves as one request.
-    expect([sent.length, queue.size]).toEqual([0, 8]);
-    await queue.forceFlush();
-    expect(sent.map((s) => s.count)).toEqual([8]);
-    expect(Buffer.from(sent[0]!.bytes).equals(sdkBytes(ended))).toBe(true);
-    expect(encode).toHaveBeenCalledTimes(8);
   });
 
   it('sends a batch that is not full after the schedule delay', async () => {
