@@ -149,12 +149,12 @@ const TRACING_WHY =
   'work spans on the main thread), sent by the export thread 4096 to a request and received by a ' +
   'receiver on the same two cores. An attempt nobody asks about is one object while it runs ' +
   '(attempt-span.ts), then a record of about a hundred bytes outside the heap for the export ' +
-  'thread (attempt-record.ts); what is left is about 1-7 µs of main-thread time per batched ' +
-  'attempt (async hooks of the context manager included: the off side runs without it), 2-3 µs ' +
-  "on the process's other threads (writing the spans and HTTP), about 1 µs in the receiver and " +
-  "Postgres's work on the items' trace headers, on two cores that Postgres keeps busy, so every " +
-  'microsecond is throughput. Pairs of one run spread by up to 80 points: compare several runs ' +
-  '(README.md, Telemetry, "What it costs").';
+  "thread (attempt-record.ts), which writes its span over the previous attempt's; what is left " +
+  'is about 2-3 µs of main-thread time per batched attempt (the attempt, its record, its duration ' +
+  "point, and the collection of what they allocate), about 1 µs on the process's other threads " +
+  '(writing the spans and HTTP), about 1 µs in the receiver and about 1 µs elsewhere on the ' +
+  'machine, on two cores that Postgres keeps busy, so every microsecond is throughput. Pairs of ' +
+  'one run spread by up to 40 points: compare several runs (README.md, Telemetry, "What it costs").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;

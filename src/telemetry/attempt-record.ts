@@ -379,7 +379,7 @@ export class RecordEncoder {
   readonly #shapes = new Map<number, SpanShape>();
   /**
    * Where the own attributes' values of the record being encoded are (pairs, see OWN_KEYS and
-   * `DirectSpanEncoder.encodeShapedRecordInPlace`), and its events' times.
+   * `DirectSpanEncoder.writeShapedRecord`), and its events' times.
    */
   readonly #ownAt: number[] = [0, 0, 0, -1, 0, 0, 0, 0];
   readonly #eventTimes = [0, 0];
