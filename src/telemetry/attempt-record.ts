@@ -476,24 +476,10 @@ export class RecordEncoder {
     const times = this.#eventTimes;
     times[0] = start;
     times[1] = end;
-    const encoder = this.#encoder;
-    let next = encoder.writeShapedRecord(
-      this.#entries,
-      this.#length,
-      shape,
-      r,
-      traceparentAt,
-      spanIdAt,
-      start,
-      end,
-      OWN_KEYS,
-      values,
-      times,
-    );
-    if (next < 0) {
-      // No room: the entries grow, and the record is written again.
-      this.#room(-next);
-      next = encoder.writeShapedRecord(
+    let next: number;
+    // Without room the entries grow, and the record is written again.
+    while (
+      (next = this.#encoder.writeShapedRecord(
         this.#entries,
         this.#length,
         shape,
@@ -505,8 +491,9 @@ export class RecordEncoder {
         OWN_KEYS,
         values,
         times,
-      );
-    }
+      )) < 0
+    )
+      this.#room(-next);
     this.#length = next;
     return p;
   }

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -23,7 +24,7 @@ import {
   RecordTable,
   writeAttemptRecord,
 } from '../../src/telemetry/attempt-record.js';
-import type { EndedAttempt, RecordBatch } from '../../src/telemetry/attempt-record.js';
+import type { EndedAttempt, RecordBatch, SharedBase } from '../../src/telemetry/attempt-record.js';
 import { LazyAttemptSpan } from '../../src/telemetry/attempt-span.js';
 import { DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import type { EncodableSpan } from '../../src/telemetry/direct-span-encoder.js';
@@ -103,6 +104,60 @@ function mainRequest(sink: DirectSpanSink, spans: EncodableSpan[]): Buffer {
 /** Plain data, as a batch arrives on the thread (structured clone: no frozen objects). */
 const cloned = <T>(value: T): T => structuredClone(value);
 
+/** start, end, work id, attempt, message id, outcome. */
+type AttemptCase = [number, number, string, number, string, string];
+
+/**
+ * Case `n` of `cases` as an ended attempt (`attemptOf` gives its traceparent, span id, base and
+ * last event); all of them written as records (with the span id as two words when `words(n)`)
+ * and encoded on the "thread" side in one batch, and the same attempts encoded on the main
+ * thread. Returns the thread's encoder, the batch, and the main thread's request.
+ */
+function recordsAndMain(
+  cases: readonly AttemptCase[],
+  attemptOf: (n: number) => { traceparent: string; id: bigint; base: SharedBase; lastEvent: Attributes },
+  words: (n: number) => boolean,
+) {
+  const resource = { attributes: { 'service.name': 'records' } };
+  const scope = { name: 'animus', version: '1.0.0' };
+  const table = new RecordTable();
+  const records = new RecordBuffer();
+  const twins: EncodableSpan[] = [];
+  cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
+    const { traceparent, id, base, lastEvent } = attemptOf(n);
+    const ended: EndedAttempt = {
+      traceparent,
+      spanId: id.toString(16).padStart(16, '0'),
+      spanIdHi: Number(id >> 32n),
+      spanIdLo: Number(id & 0xffffffffn),
+      start,
+      end,
+      base,
+      workId,
+      attempt,
+      messageId,
+      outcome,
+      firstEvent: eventAttrs('queued', 'running'),
+      lastEvent,
+    };
+    expect(writeAttemptRecord(records, table, words(n) ? { ...ended, spanId: '' } : ended)).toBe(true);
+    twins.push({ resource, instrumentationScope: scope, fillFields: (f) => fillAttemptFields(f, ended) });
+  });
+  const encoder = new RecordEncoder();
+  encoder.define(cloned(table.takeDefinitions()));
+  const batch: RecordBatch = {
+    resource,
+    scope,
+    bytes: undefined,
+    layout: undefined,
+    records: records.take(),
+    count: cases.length,
+  };
+  const main = new DirectSpanEncoder();
+  const entries = Buffer.concat(twins.map((t) => Buffer.from(main.encodeSpan(t))));
+  return { encoder, batch, expected: Buffer.from(main.wrap(resource, scope, entries)) };
+}
+
 beforeAll(() => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 });
@@ -139,60 +194,31 @@ describe('attempt records', () => {
   });
 
   it('encode any values as the fields fillAttemptFields hands the encoder are encoded', () => {
-    const resource = { attributes: { 'service.name': 'records' } };
-    const scope = { name: 'animus', version: '1.0.0' };
     const bases = [baseAttrs('process', 'q1', 't1'), baseAttrs('process', 'q-é', 'type.two')];
     const finals = [eventAttrs('running', 'completed'), eventAttrs('running', 'queued')];
     // Odd values: an end before the start, large and zero attempts, UTF-8, ids long enough
     // for lengths of two and three bytes, times with fractions of a millisecond.
-    const cases: Array<[number, number, string, number, string, string]> = [
+    const cases: AttemptCase[] = [
       [1_764_000_000_123.456, 1_764_000_000_999.5, 'w-1', 1, '42', 'completed'],
       [1_764_000_000_500, 1_764_000_000_100, 'w-é-✓', 0, '0', 'retry'],
       [1, 2, 'x'.repeat(300), 2 ** 40, '9'.repeat(150), 'dead'],
       [1_764_000_000_000, 1_764_000_000_000, 'y'.repeat(20_000), 7, '12345678901234567890', 'completed'],
     ];
-    const table = new RecordTable();
-    const records = new RecordBuffer();
-    const twins: EncodableSpan[] = [];
-    cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
-      const base = bases[n % 2]!;
-      const last = finals[n % 2]!;
-      // Even cases: a small id (leading zeros); odd ones: the top bit set.
-      const id = (n % 2 === 0 ? 0x1234567890abcn : 0xf0e1d2c3b4a59680n) + BigInt(n);
-      const spanId = id.toString(16).padStart(16, '0');
-      const ended: EndedAttempt = {
+    const { encoder, batch, expected } = recordsAndMain(
+      cases,
+      (n) => ({
         traceparent: TRACEPARENT,
-        spanId,
-        spanIdHi: Number(id >> 32n),
-        spanIdLo: Number(id & 0xffffffffn),
-        start,
-        end,
-        base,
-        workId,
-        attempt,
-        messageId,
-        outcome,
-        firstEvent: eventAttrs('queued', 'running'),
-        lastEvent: last,
-      };
+        // Even cases: a small id (leading zeros); odd ones: the top bit set.
+        id: (n % 2 === 0 ? 0x1234567890abcn : 0xf0e1d2c3b4a59680n) + BigInt(n),
+        base: bases[n % 2]!,
+        lastEvent: finals[n % 2]!,
+      }),
       // Cases 2 and 3 give the record the id as its two words (as a lazy attempt does).
-      expect(writeAttemptRecord(records, table, n >= 2 ? { ...ended, spanId: '' } : ended)).toBe(true);
-      twins.push({ resource, instrumentationScope: scope, fillFields: (f) => fillAttemptFields(f, ended) });
-    });
-    const encoder = new RecordEncoder();
-    encoder.define(cloned(table.takeDefinitions()));
-    const ours = encoder.encode({
-      resource,
-      scope,
-      bytes: undefined,
-      layout: undefined,
-      records: records.take(),
-      count: cases.length,
-    });
-    const main = new DirectSpanEncoder();
-    const entries = Buffer.concat(twins.map((t) => Buffer.from(main.encodeSpan(t))));
-    expect(Buffer.from(ours).equals(Buffer.from(main.wrap(resource, scope, entries)))).toBe(true);
-    expect(protobufSpans(Buffer.from(ours)).map((s) => s.name)).toEqual([
+      (n) => n >= 2,
+    );
+    const ours = Buffer.from(encoder.encode(batch));
+    expect(ours.equals(expected)).toBe(true);
+    expect(protobufSpans(ours).map((s) => s.name)).toEqual([
       'process q1',
       'process q-é',
       'process q1',
@@ -204,10 +230,8 @@ describe('attempt records', () => {
     // The thread writes an attempt like the one before it (same shape, values of the same
     // sizes) over that one's bytes: each attempt here differs from the last in every value
     // (ids, times, strings of the same length), and now and then in a size too.
-    const resource = { attributes: { 'service.name': 'records' } };
-    const scope = { name: 'animus', version: '1.0.0' };
     const base = baseAttrs('process', 'q1', 't1');
-    const cases: Array<[number, number, string, number, string, string]> = [
+    const cases: AttemptCase[] = [
       [1_764_000_000_001.25, 1_764_000_000_002.5, 'aaaa-1', 1, '100', 'completed'],
       [1_764_000_000_003, 1_764_000_000_004.75, 'bbbb-2', 2, '101', 'abandoned'],
       [1_764_000_000_009, 1_764_000_000_008, 'cccc-3', 127, '102', 'completed'],
@@ -217,43 +241,17 @@ describe('attempt records', () => {
       [1_764_000_000_016, 1_764_000_000_017, 'gggg-7', 302, '1060', 'completed'],
       [1_764_000_000_018, 1_764_000_000_019, 'hhhh-88', 302, '1070', 'completed'],
     ];
-    const table = new RecordTable();
-    const records = new RecordBuffer();
-    const twins: EncodableSpan[] = [];
     const hex = (k: number, digits: number) => (k + 1).toString(16).repeat(digits).slice(0, digits);
-    cases.forEach(([start, end, workId, attempt, messageId, outcome], n) => {
-      const id = BigInt(`0x${hex(n + 3, 16)}`);
-      const ended: EndedAttempt = {
+    const { encoder, batch, expected } = recordsAndMain(
+      cases,
+      (n) => ({
         traceparent: `00-${hex(n, 32)}-${hex(n + 7, 16)}-01`,
-        spanId: id.toString(16).padStart(16, '0'),
-        spanIdHi: Number(id >> 32n),
-        spanIdLo: Number(id & 0xffffffffn),
-        start,
-        end,
+        id: BigInt(`0x${hex(n + 3, 16)}`),
         base,
-        workId,
-        attempt,
-        messageId,
-        outcome,
-        firstEvent: eventAttrs('queued', 'running'),
         lastEvent: eventAttrs('running', 'completed'),
-      };
-      expect(writeAttemptRecord(records, table, { ...ended, spanId: '' })).toBe(true);
-      twins.push({ resource, instrumentationScope: scope, fillFields: (f) => fillAttemptFields(f, ended) });
-    });
-    const encoder = new RecordEncoder();
-    encoder.define(cloned(table.takeDefinitions()));
-    const batch = {
-      resource,
-      scope,
-      bytes: undefined,
-      layout: undefined,
-      records: records.take(),
-      count: cases.length,
-    };
-    const main = new DirectSpanEncoder();
-    const entries = Buffer.concat(twins.map((t) => Buffer.from(main.encodeSpan(t))));
-    const expected = Buffer.from(main.wrap(resource, scope, entries));
+      }),
+      () => true,
+    );
     expect(Buffer.from(encoder.encode(batch)).equals(expected)).toBe(true);
     // The next batch starts from the last attempt of this one.
     expect(Buffer.from(encoder.encode(batch)).equals(expected)).toBe(true);
