@@ -260,6 +260,31 @@ describe('attempt records', () => {
     expect(spans.map((s) => s.parentSpanId)).toEqual(cases.map((_, n) => hex(n + 7, 16)));
   });
 
+  it('encode a batch larger than their first buffer (it grows; no entry is cut)', () => {
+    // 300 entries of about 1.3 kB: several times the 64 kB the encoder starts with.
+    const cases: AttemptCase[] = Array.from({ length: 300 }, (_, n) => [
+      1_764_000_000_000 + n,
+      1_764_000_000_001 + n,
+      `${String(n).padStart(4, '0')}-${'w'.repeat(1000)}`,
+      1 + (n % 3),
+      String(10_000 + n),
+      'completed',
+    ]);
+    const { encoder, batch, expected } = recordsAndMain(
+      cases,
+      () => ({
+        traceparent: TRACEPARENT,
+        id: 0x1234567890abcn,
+        base: baseAttrs('process', 'q1', 't1'),
+        lastEvent: eventAttrs('running', 'completed'),
+      }),
+      () => true,
+    );
+    expect(expected.length).toBeGreaterThan(4 * 64 * 1024);
+    expect(Buffer.from(encoder.encode(batch)).equals(expected)).toBe(true);
+    expect(protobufSpans(expected)).toHaveLength(300);
+  });
+
   it('are not written when a string is longer than a record holds (the attempt is encoded here then)', () => {
     const table = new RecordTable();
     const records = new RecordBuffer();
