@@ -168,15 +168,21 @@ interface RecordTemplate {
   /** Per own attribute: a string value's bytes, or minus an integer's varint size. */
   readonly sizes: readonly number[];
   readonly bytes: Buffer;
-  /** The trace id's bytes (the parent span id's are 28 bytes on), the span id's. */
+  /** The trace id's bytes (the span id's are 18 bytes on, the parent span id's 28). */
   readonly traceIdAt: number;
-  readonly spanIdAt: number;
   readonly startAt: number;
   readonly endAt: number;
   readonly tailAt: number;
   /** Per own attribute: where its string's bytes or its integer's varint are. */
   readonly valueAt: readonly number[];
 }
+
+/**
+ * The bytes of an own attribute's `AnyValue` (see `writeShapedRecord`): a string's
+ * `src[from, to)`, or the integer `from` where `to` is -1.
+ */
+const ownValueBytes = (from: number, to: number): number =>
+  to === -1 ? 1 + varintSize(from) : 1 + varintSize(to - from) + (to - from);
 
 /** Whether a record's own values (see `writeShapedRecord`) have the sizes a template has. */
 function sameSizes(sizes: readonly number[], values: readonly number[]): boolean {
@@ -322,7 +328,7 @@ export class DirectSpanEncoder {
       if (at + n > out.length) return -n;
       out.set(t.bytes, at);
       hexInto(out, at + t.traceIdAt, src, traceparentAt + 3, 16);
-      hexInto(out, at + t.spanIdAt, src, spanIdAt, 8);
+      hexInto(out, at + t.traceIdAt + 18, src, spanIdAt, 8);
       hexInto(out, at + t.traceIdAt + 28, src, traceparentAt + 36, 8);
       const valueAt = t.valueAt;
       for (let k = 0; k < valueAt.length; k++) {
@@ -339,9 +345,7 @@ export class DirectSpanEncoder {
     // Lengths first (every message's length is known before its bytes), then one pass.
     let own = 0;
     for (let k = 0; k < keys.length; k++) {
-      const from = values[2 * k]!;
-      const to = values[2 * k + 1]!;
-      const value = to === -1 ? 1 + varintSize(from) : 1 + varintSize(to - from) + (to - from);
+      const value = ownValueBytes(values[2 * k]!, values[2 * k + 1]!);
       const kv = heads[k]!.length + varintSize(value) + value;
       own += 1 + varintSize(kv) + kv;
     }
@@ -359,7 +363,6 @@ export class DirectSpanEncoder {
     p = hexInto(out, p, src, traceparentAt + 3, 16);
     out[p++] = (2 << 3) | WIRE_LEN;
     out[p++] = 8;
-    const ownIdAt = p - at;
     p = hexInto(out, p, src, spanIdAt, 8);
     out[p++] = (4 << 3) | WIRE_LEN;
     out[p++] = 8;
@@ -374,7 +377,7 @@ export class DirectSpanEncoder {
       const from = values[2 * k]!;
       const to = values[2 * k + 1]!;
       const keyHead = heads[k]!;
-      const value = to === -1 ? 1 + varintSize(from) : 1 + varintSize(to - from) + (to - from);
+      const value = ownValueBytes(from, to);
       out[p++] = (9 << 3) | WIRE_LEN;
       p = writeVarint(out, p, keyHead.length + varintSize(value) + value);
       out.set(keyHead, p);
@@ -403,7 +406,6 @@ export class DirectSpanEncoder {
       sizes,
       bytes: Buffer.from(out.subarray(at, p)),
       traceIdAt,
-      spanIdAt: ownIdAt,
       startAt: startAt - at,
       endAt: endAt - at,
       tailAt: tailAt - at,

@@ -151,16 +151,14 @@ function lifecycle(
 ): void {
   try {
     const fromState = from ?? 'none';
-    const count = workTransitionCount(fromState, to, workType);
     if (span !== undefined) {
       if (ownSpan) ownEvent(span, fromState, to);
-      else span.addEvent(WORK_TRANSITION_EVENT, count.attributes);
+      else span.addEvent(WORK_TRANSITION_EVENT, workTransitionCount(fromState, to, workType).attributes);
     }
-    count.value++;
-    ensureInstruments();
   } catch {
     // Telemetry never throws into callers.
   }
+  countWorkTransitions(from, to, workType, 1);
 }
 
 class ProducerSpan implements WorkProducerSpan {

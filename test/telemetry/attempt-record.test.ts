@@ -95,7 +95,7 @@ async function attempts(n: number, queue = 'rq'): Promise<LazyAttemptSpan[]> {
 }
 
 /** The request the main thread's encoder makes for `spans`. */
-function mainRequest(sink: DirectSpanSink, spans: EncodableSpan[]): Buffer {
+function mainRequest(sink: Pick<DirectSpanSink, 'resource' | 'scope'>, spans: EncodableSpan[]): Buffer {
   const encoder = new DirectSpanEncoder();
   const entries = Buffer.concat(spans.map((s) => Buffer.from(encoder.encodeSpan(s))));
   return Buffer.from(encoder.wrap(sink.resource, sink.scope, entries));
@@ -103,6 +103,20 @@ function mainRequest(sink: DirectSpanSink, spans: EncodableSpan[]): Buffer {
 
 /** Plain data, as a batch arrives on the thread (structured clone: no frozen objects). */
 const cloned = <T>(value: T): T => structuredClone(value);
+
+/** A batch of records alone (no entries made on the main thread). */
+const recordsOnly = (
+  sink: { resource: unknown; scope: RecordBatch['scope'] },
+  records: Uint8Array,
+  count: number,
+): RecordBatch => ({
+  resource: sink.resource,
+  scope: sink.scope,
+  bytes: undefined,
+  layout: undefined,
+  records,
+  count,
+});
 
 /** start, end, work id, attempt, message id, outcome. */
 type AttemptCase = [number, number, string, number, string, string];
@@ -145,17 +159,12 @@ function recordsAndMain(
   });
   const encoder = new RecordEncoder();
   encoder.define(cloned(table.takeDefinitions()));
-  const batch: RecordBatch = {
-    resource,
-    scope,
-    bytes: undefined,
-    layout: undefined,
-    records: records.take(),
-    count: cases.length,
+  const sink = { resource, scope };
+  return {
+    encoder,
+    batch: recordsOnly(sink, records.take(), cases.length),
+    expected: mainRequest(sink, twins),
   };
-  const main = new DirectSpanEncoder();
-  const entries = Buffer.concat(twins.map((t) => Buffer.from(main.encodeSpan(t))));
-  return { encoder, batch, expected: Buffer.from(main.wrap(resource, scope, entries)) };
 }
 
 beforeAll(() => {
@@ -178,14 +187,14 @@ describe('attempt records', () => {
     encoder.define(cloned(table.takeDefinitions()));
     // Shared parts are defined once: the next batch carries none.
     expect(table.takeDefinitions()).toEqual([]);
-    const batch: RecordBatch = {
-      resource: cloned({ attributes: (sink.resource as ReadableSpan['resource']).attributes }),
-      scope: cloned({ ...sink.scope }),
-      bytes: undefined,
-      layout: undefined,
-      records: records.take(),
-      count: 5,
-    };
+    const batch = recordsOnly(
+      {
+        resource: cloned({ attributes: (sink.resource as ReadableSpan['resource']).attributes }),
+        scope: cloned({ ...sink.scope }),
+      },
+      records.take(),
+      5,
+    );
     const ours = Buffer.from(encoder.encode(batch));
     expect(ours.equals(mainRequest(sink, spans))).toBe(true);
     expect(protobufSpans(ours).map((s) => s.name)).toEqual(Array(5).fill('process rq'));
@@ -535,19 +544,6 @@ describe('the export thread with the record module', () => {
       recordModule: RECORD_MODULE,
       recordLoader: TSX_API,
     });
-  /** A batch of records alone (no entries made on the main thread). */
-  const recordsOnly = (
-    sink: { resource: unknown; scope: RecordBatch['scope'] },
-    records: Uint8Array,
-    count: number,
-  ): RecordBatch => ({
-    resource: sink.resource,
-    scope: sink.scope,
-    bytes: undefined,
-    layout: undefined,
-    records,
-    count,
-  });
 
   it('loads it, encodes records there and delivers them to the receiver', async () => {
     const { sink } = pipeline();
