@@ -152,11 +152,14 @@ export function fillAttemptFields(f: DirectSpanFields, a: EndedAttempt): void {
 
 /**
  * A record's fixed part (see {@link writeAttemptRecord}): the three shared parts' numbers (u16
- * each) and two bytes unused, then start, end and attempt (float64 each); its strings follow.
+ * each) and two bytes unused; start, end and attempt (float64 each); the span id's 8 bytes, in
+ * order; the byte lengths of its four strings (u16 each: traceparent, work id, message id,
+ * outcome). The strings' UTF-8 bytes follow, one after another.
  */
-const RECORD_FIXED = 32;
-/** Strings per record: traceparent, span id, work id, message id, outcome. */
-const RECORD_STRINGS = 5;
+const RECORD_FIXED = 48;
+/** Where the span id's bytes and the strings' lengths are in a record. */
+const SPAN_ID_AT = 32;
+const LENGTHS_AT = 40;
 
 /**
  * Records one after another, as bytes in a buffer of their own that grows as needed (records
@@ -208,72 +211,57 @@ export class RecordBuffer {
     return this.#bytes;
   }
 
-  /** Appends one record; false (nothing written) when a string is longer than 65535 bytes. */
+  /**
+   * Appends one record (see {@link RECORD_FIXED}); the span id is `idHi:idLo`. False, with
+   * nothing written, when a string is longer than 65535 bytes.
+   */
   write(
     baseId: number,
     firstId: number,
     lastId: number,
-    start: number,
-    end: number,
-    attempt: number,
-    strings: readonly string[],
-    idHi = 0,
-    idLo = 0,
+    a: EndedAttempt,
+    idHi: number,
+    idLo: number,
   ): boolean {
-    let room = RECORD_FIXED + 16;
-    for (const text of strings) room += 2 + 3 * text.length;
-    const buf = this.#ensure(room);
-    const view = this.#view;
+    const { traceparent, workId, messageId, outcome } = a;
+    // The four strings in one pass through the UTF-8 encoder (a native call each costs about as
+    // much as copying a string in a loop). They are ASCII (hex, a UUID, digits, a word), so
+    // their lengths are their byte lengths, unless a caller's ids are not: then each is counted.
+    const joined = traceparent + workId + messageId + outcome;
     const at = this.#length;
+    const buf = this.#ensure(RECORD_FIXED + 3 * joined.length);
+    const n = buf.write(joined, at + RECORD_FIXED);
+    const ascii = n === joined.length;
+    const l0 = ascii ? traceparent.length : Buffer.byteLength(traceparent);
+    const l1 = ascii ? workId.length : Buffer.byteLength(workId);
+    const l2 = ascii ? messageId.length : Buffer.byteLength(messageId);
+    const l3 = ascii ? outcome.length : Buffer.byteLength(outcome);
+    if (l0 > 0xffff || l1 > 0xffff || l2 > 0xffff || l3 > 0xffff) return false;
+    const view = this.#view;
     view.setUint16(at, baseId, true);
     view.setUint16(at + 2, firstId, true);
     view.setUint16(at + 4, lastId, true);
-    view.setFloat64(at + 8, start, true);
-    view.setFloat64(at + 16, end, true);
-    view.setFloat64(at + 24, attempt, true);
-    let p = at + RECORD_FIXED;
-    for (let k = 0; k < strings.length; k++) {
-      const text = strings[k]!;
-      // A span id given as words (an attempt's, see EndedAttempt) is written as hex here.
-      const n = k === 1 && text === '' ? writeHexWords(buf, p + 2, idHi, idLo) : writeText(buf, p + 2, text);
-      if (n > 0xffff) return false;
-      view.setUint16(p, n, true);
-      p += 2 + n;
-    }
-    this.#length = p;
+    view.setFloat64(at + 8, a.start, true);
+    view.setFloat64(at + 16, a.end, true);
+    view.setFloat64(at + 24, a.attempt, true);
+    // Big-endian: the id's bytes in the order OTLP has them.
+    view.setUint32(at + SPAN_ID_AT, idHi);
+    view.setUint32(at + SPAN_ID_AT + 4, idLo);
+    view.setUint16(at + LENGTHS_AT, l0, true);
+    view.setUint16(at + LENGTHS_AT + 2, l1, true);
+    view.setUint16(at + LENGTHS_AT + 4, l2, true);
+    view.setUint16(at + LENGTHS_AT + 6, l3, true);
+    this.#length = at + RECORD_FIXED + n;
     this.count++;
     return true;
   }
 }
 
-/** Lowercase hex digits' code units. */
-const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-
-/** Writes the 64-bit id `hi:lo` as 16 lowercase hex digits at `buf[p…]`; returns 16. */
-function writeHexWords(buf: Buffer, p: number, hi: number, lo: number): number {
-  for (let i = 7; i >= 0; i--) {
-    buf[p + i] = HEX_DIGITS[hi & 15]!;
-    buf[p + 8 + i] = HEX_DIGITS[lo & 15]!;
-    hi >>>= 4;
-    lo >>>= 4;
-  }
-  return 16;
+/** A span id's 16 hex digits as its high and low 32 bits; undefined when they are not hex. */
+function idWords(spanId: string): [number, number] | undefined {
+  if (!/^[0-9a-f]{16}$/.test(spanId)) return undefined;
+  return [parseInt(spanId.slice(0, 8), 16), parseInt(spanId.slice(8), 16)];
 }
-
-/** Writes `text` as UTF-8 at `buf[p…]` (room for three bytes a character); returns its bytes. */
-function writeText(buf: Buffer, p: number, text: string): number {
-  const n = text.length;
-  // ASCII (ids, digits, outcomes) in one loop; anything else through the UTF-8 encoder.
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0x7f) return buf.write(text, p, 'utf8');
-    buf[p + i] = c;
-  }
-  return n;
-}
-
-/** The strings of one record, rewritten for every record written (read at once). */
-const STRINGS: string[] = new Array<string>(RECORD_STRINGS).fill('');
 
 /** Shared parts the table names at most; past it, attempts are encoded on the main thread. */
 const TABLE_LIMIT = 4096;
@@ -289,15 +277,42 @@ export class RecordTable {
   #next = 1;
   /** Triples: number, kind, value. */
   #definitions: unknown[] = [];
+  /**
+   * The last parts looked up, with their numbers: attempts in a row mostly share their queue's
+   * base and the two event attribute sets (a look-up in the map costs more than the rest of a
+   * record's bookkeeping).
+   */
+  #base: object | undefined;
+  #baseId = 0;
+  #set0: object | undefined;
+  #set0Id = 0;
+  #set1: object | undefined;
+  #set1Id = 0;
 
   /** The number of a frozen attribute set; 0 once the table is full. */
   attributes(attributes: Attributes): number {
-    return this.#id(attributes, KIND_ATTRIBUTES);
+    if (attributes === this.#set0) return this.#set0Id;
+    if (attributes === this.#set1) return this.#set1Id;
+    const id = this.#id(attributes, KIND_ATTRIBUTES);
+    if (id !== 0) {
+      // The older of the two goes.
+      this.#set1 = this.#set0;
+      this.#set1Id = this.#set0Id;
+      this.#set0 = attributes;
+      this.#set0Id = id;
+    }
+    return id;
   }
 
   /** The number of a queue's constant part; 0 once the table is full. */
   base(base: SharedBase): number {
-    return this.#id(base, KIND_BASE);
+    if (base === this.#base) return this.#baseId;
+    const id = this.#id(base, KIND_BASE);
+    if (id !== 0) {
+      this.#base = base;
+      this.#baseId = id;
+    }
+    return id;
   }
 
   #id(key: object, kind: number): number {
@@ -331,13 +346,9 @@ export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: End
   if (baseId === 0 || firstId === 0 || lastId === 0) return false;
   // The export thread writes the attempt as a varint (RecordEncoder): a whole number, not negative.
   if (!Number.isSafeInteger(a.attempt) || a.attempt < 0) return false;
-  const strings = STRINGS;
-  strings[0] = a.traceparent;
-  strings[1] = a.spanId;
-  strings[2] = a.workId;
-  strings[3] = a.messageId;
-  strings[4] = a.outcome;
-  return out.write(baseId, firstId, lastId, a.start, a.end, a.attempt, strings, a.spanIdHi, a.spanIdLo);
+  if (a.spanId === '') return out.write(baseId, firstId, lastId, a, a.spanIdHi, a.spanIdLo);
+  const words = idWords(a.spanId);
+  return words !== undefined && out.write(baseId, firstId, lastId, a, words[0], words[1]);
 }
 
 /**
@@ -459,17 +470,14 @@ export class RecordEncoder {
     }
     const start = v.getFloat64(i + 8, true);
     const end = endOf(start, v.getFloat64(i + 16, true));
-    // The strings: traceparent, span id, work id, message id, outcome (u16 length, UTF-8).
+    // The strings, one after another: traceparent, work id, message id, outcome.
     const values = this.#ownAt;
-    let p = i + RECORD_FIXED;
-    const traceparentAt = p + 2;
-    p = traceparentAt + v.getUint16(p, true);
-    const spanIdAt = p + 2;
-    p = spanIdAt + v.getUint16(p, true);
+    const traceparentAt = i + RECORD_FIXED;
+    let p = traceparentAt + v.getUint16(i + LENGTHS_AT, true);
     for (let k = 0; k < STRING_VALUES.length; k++) {
       const at = STRING_VALUES[k]!;
-      values[at] = p + 2;
-      p = p + 2 + v.getUint16(p, true);
+      values[at] = p;
+      p += v.getUint16(i + LENGTHS_AT + 2 + 2 * k, true);
       values[at + 1] = p;
     }
     values[2] = v.getFloat64(i + 24, true); // the attempt (values[3] stays -1: a number)
@@ -485,7 +493,7 @@ export class RecordEncoder {
         shape,
         r,
         traceparentAt,
-        spanIdAt,
+        i + SPAN_ID_AT,
         start,
         end,
         OWN_KEYS,

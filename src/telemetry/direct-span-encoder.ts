@@ -102,6 +102,12 @@ function digit(code: number): number {
 /** `digit` of every code unit below 256, looked up instead of compared. */
 const DIGITS = Int16Array.from({ length: 256 }, (_, code) => digit(code));
 
+/** Copies the 8 bytes at `src[from…]` to `out[p…]`; returns the end. */
+function copy8(out: Uint8Array, p: number, src: Uint8Array, from: number): number {
+  for (let i = 0; i < 8; i++) out[p + i] = src[from + i]!;
+  return p + 8;
+}
+
 /**
  * A time (epoch ms or HrTime) as seconds × 10⁹ + nanoseconds in a little-endian fixed64 at
  * `buf[p…p+8)`, exactly (no double rounding).
@@ -302,7 +308,7 @@ export class DirectSpanEncoder {
    * entry written in full when that had the same shape, keys and value sizes (consecutive
    * attempts of a queue mostly do), else in one pass, kept as the next template. The trace id
    * and parent span id are the hex digits of the version-00 traceparent at `src[traceparentAt…]`,
-   * the span id the 16 digits at `src[spanIdAt…]`; own attribute `keys[k]` is the UTF-8 string
+   * the span id the 8 bytes at `src[spanIdAt…]`; own attribute `keys[k]` is the UTF-8 string
    * `src[values[2k], values[2k+1])`, or, where `values[2k+1]` is -1, the integer `values[2k]`
    * (not negative, below 2^53: the record's writer checks it); `eventTimes` in the order of the
    * shape's events. Returns where the entry ends, or, when `out` has no room for it, minus the
@@ -328,7 +334,7 @@ export class DirectSpanEncoder {
       if (at + n > out.length) return -n;
       out.set(t.bytes, at);
       hexInto(out, at + t.traceIdAt, src, traceparentAt + 3, 16);
-      hexInto(out, at + t.traceIdAt + 18, src, spanIdAt, 8);
+      copy8(out, at + t.traceIdAt + 18, src, spanIdAt);
       hexInto(out, at + t.traceIdAt + 28, src, traceparentAt + 36, 8);
       const valueAt = t.valueAt;
       for (let k = 0; k < valueAt.length; k++) {
@@ -363,7 +369,7 @@ export class DirectSpanEncoder {
     p = hexInto(out, p, src, traceparentAt + 3, 16);
     out[p++] = (2 << 3) | WIRE_LEN;
     out[p++] = 8;
-    p = hexInto(out, p, src, spanIdAt, 8);
+    p = copy8(out, p, src, spanIdAt);
     out[p++] = (4 << 3) | WIRE_LEN;
     out[p++] = 8;
     p = hexInto(out, p, src, traceparentAt + 36, 8);

@@ -294,7 +294,7 @@ describe('attempt records', () => {
     expect(protobufSpans(expected)).toHaveLength(300);
   });
 
-  it('are not written when a string is longer than a record holds (the attempt is encoded here then)', () => {
+  it('are not written when a string is longer than a record holds or the span id is not hex (the attempt is encoded here then)', () => {
     const table = new RecordTable();
     const records = new RecordBuffer();
     const ended: EndedAttempt = {
@@ -316,6 +316,9 @@ describe('attempt records', () => {
     const one = records.length;
     expect(writeAttemptRecord(records, table, { ...ended, workId: 'z'.repeat(70_000) })).toBe(false);
     expect(writeAttemptRecord(records, table, { ...ended, workId: 'é'.repeat(40_000) })).toBe(false);
+    // A span id given as hex must be 16 lowercase hex digits (the record keeps its 8 bytes).
+    expect(writeAttemptRecord(records, table, { ...ended, spanId: '00F067AA0BA902B7' })).toBe(false);
+    expect(writeAttemptRecord(records, table, { ...ended, spanId: '00f067aa0ba902' })).toBe(false);
     expect([records.length, records.count]).toEqual([one, 1]);
     expect(writeAttemptRecord(records, table, ended)).toBe(true);
     expect([records.length, records.count]).toEqual([2 * one, 2]);
