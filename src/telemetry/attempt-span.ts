@@ -51,6 +51,14 @@ const ENDED: EndedAttempt = {
   lastEvent: {},
 };
 
+/** An attempt's first lifecycle event's attributes, and its last one's by where it went. */
+const QUEUED_RUNNING = eventAttrs('queued', 'running');
+const RUNNING_TO: Readonly<Record<string, Attributes>> = Object.freeze({
+  completed: eventAttrs('running', 'completed'),
+  queued: eventAttrs('running', 'queued'),
+  dead: eventAttrs('running', 'dead'),
+});
+
 /** `n` (0 to 2^32 - 1) as 8 lowercase hex digits. */
 const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 
@@ -82,8 +90,8 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   /** Epoch ms of the end; 0 while running. */
   #end = 0;
   #outcome = '';
-  /** Where the attempt went (`completed`, or `queued`/`dead` after a throw). */
-  #to = '';
+  /** The attributes of its last lifecycle event (running → where it went), once ended. */
+  #lastEvent: Attributes = RUNNING_TO.completed!;
   /**
    * The span id's four 16-bit parts once made (all 0 before; made as the SDK's random id
    * generator makes them), and its hex once asked for. A record takes the two 32-bit halves: an
@@ -133,7 +141,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     try {
       const end = nowMs();
       this.#outcome = outcome;
-      this.#to = to;
+      this.#lastEvent = RUNNING_TO[to] ?? eventAttrs('running', to);
       // A failure's exception and status need the whole span.
       const span = error === undefined ? this.#span : this.#materialize();
       recordWorkDurationOf((end - this.#start) / 1000, this.#queue, this.#workType, outcome);
@@ -320,8 +328,8 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     a.attempt = this.#attempt;
     a.messageId = this.#messageId;
     a.outcome = this.#outcome;
-    a.firstEvent = eventAttrs('queued', 'running');
-    a.lastEvent = eventAttrs('running', this.#to);
+    a.firstEvent = QUEUED_RUNNING;
+    a.lastEvent = this.#lastEvent;
     return a;
   }
 
@@ -343,23 +351,59 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
 }
 
 /**
+ * What the attempts of one batch share (see {@link startLazyAttempt}): the batch, the sink (none
+ * when lazy attempts are not possible then) and the active context, from its first attempt until
+ * the microtask after it (all of a batch's attempts start in one synchronous run).
+ */
+let shared: object | undefined;
+let sharedSink: DirectSpanSink | undefined;
+let sharedActive: Context | undefined;
+
+function forgetShared(): void {
+  shared = undefined;
+  sharedSink = undefined;
+  sharedActive = undefined;
+}
+
+/**
  * The lazy attempt for `item`, when the setup and its headers allow one (see the module
  * comment); `undefined` otherwise, for the caller to start a DirectSpan or SDK span instead.
+ * `batch` (the worker's read, see the worker's `AttemptHook`): the sink and active context are
+ * looked up once for all of its attempts.
  */
-export function startLazyAttempt(item: ClaimedItemLike): LazyAttemptSpan | undefined {
+export function startLazyAttempt(
+  item: ClaimedItemLike,
+  batch?: readonly ClaimedItemLike[],
+): LazyAttemptSpan | undefined {
   try {
-    const sink = directSpanSink();
-    if (sink?.enqueue === undefined) return undefined;
-    if (!keyMatches || !sink.w3cPropagation || sink.sampler !== undefined) return undefined;
+    let sink: DirectSpanSink | undefined;
+    let active: Context | undefined;
+    if (batch !== undefined && batch === shared) {
+      sink = sharedSink;
+      active = sharedActive;
+    } else {
+      sink = directSpanSink();
+      if (sink?.enqueue === undefined || !keyMatches || !sink.w3cPropagation || sink.sampler !== undefined)
+        sink = undefined;
+      else {
+        active = otelContext.active();
+        if (sink.suppressed(active)) sink = undefined;
+      }
+      if (batch !== undefined) {
+        if (shared === undefined) queueMicrotask(forgetShared);
+        shared = batch;
+        sharedSink = sink;
+        sharedActive = active;
+      }
+    }
+    if (sink === undefined) return undefined;
     const headers = item.headers as Record<string, unknown> | null | undefined;
     if (typeof headers !== 'object' || headers === null) return undefined;
     const traceparent = headers.traceparent;
     if (!isSampledVersion00(traceparent)) return undefined;
     const state = headers.tracestate;
     if (typeof state === 'string' && state !== '') return undefined;
-    const active = otelContext.active();
-    if (sink.suppressed(active)) return undefined;
-    return new LazyAttemptSpan(sink, item, traceparent, active);
+    return new LazyAttemptSpan(sink, item, traceparent, active!);
   } catch {
     // Telemetry never throws into the worker: the caller records the attempt the other way.
     return undefined;

@@ -145,12 +145,15 @@ class TracedAttempt extends ConsumerSpan {
  * Under animus's own SDK setup the usual attempt is recorded lazily (attempt-span.ts): one
  * object until the handler asks for its span; the exported span is the same.
  */
-export function traceWorkAttempts(item: ClaimedItemLike): {
+export function traceWorkAttempts(
+  item: ClaimedItemLike,
+  batch?: readonly ClaimedItemLike[],
+): {
   run<A extends unknown[], R>(handler: (...args: A) => R, ...args: A): R;
   completed(): void;
   failed(error: unknown): void;
 } {
-  return startLazyAttempt(item) ?? new TracedAttempt(item);
+  return startLazyAttempt(item, batch) ?? new TracedAttempt(item);
 }
 
 /** Structural twin of the memory module's `MemoryTelemetry`. */

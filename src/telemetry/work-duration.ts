@@ -41,7 +41,24 @@ const OVERFLOW: Entry = {
   local: undefined,
 };
 
+/** The last entry looked up and its keys (attempts in a row mostly share all three). */
+let lastQueue = '';
+let lastType = '';
+let lastOutcome = '';
+let lastEntry: Entry | undefined;
+
 function entryFor(queue: string, workType: string, outcome: string): Entry {
+  if (lastEntry !== undefined && outcome === lastOutcome && workType === lastType && queue === lastQueue)
+    return lastEntry;
+  const entry = lookUp(queue, workType, outcome);
+  lastQueue = queue;
+  lastType = workType;
+  lastOutcome = outcome;
+  lastEntry = entry;
+  return entry;
+}
+
+function lookUp(queue: string, workType: string, outcome: string): Entry {
   let byType = entries.get(queue);
   if (byType === undefined) entries.set(queue, (byType = new Map()));
   let byOutcome = byType.get(workType);

@@ -48,9 +48,12 @@ export interface AttemptScope {
 /**
  * Observes each processing attempt (telemetry's CONSUMER span) without a function of its own
  * around the handler: the worker calls `run`, then `completed` or `failed`. Cheaper per
- * attempt than a {@link ProcessHook}, which takes precedence when both are given.
+ * attempt than a {@link ProcessHook}, which takes precedence when both are given. `batch` is
+ * the read the item came with: the same array for every attempt the worker starts from one
+ * read, all of them in one synchronous run and one active context, so a hook may work out what
+ * they share once per batch.
  */
-export type AttemptHook = (item: ClaimedItem) => AttemptScope;
+export type AttemptHook = (item: ClaimedItem, batch?: readonly ClaimedItem[]) => AttemptScope;
 
 /** Options for a worker. */
 export interface WorkerOptions {
@@ -316,7 +319,7 @@ export class Worker {
         continue;
       }
       this.stats.claimed += items.length;
-      for (const item of items) this.#dispatch(item);
+      for (const item of items) this.#dispatch(item, items);
       if (items.length === 0) {
         await this.#flushCompletions();
         await this.#sleep(this.#o.pollIntervalMs);
@@ -324,7 +327,7 @@ export class Worker {
     }
   }
 
-  #dispatch(item: ClaimedItem): void {
+  #dispatch(item: ClaimedItem, batch: readonly ClaimedItem[]): void {
     // In flight before its handler starts; `#handle` takes it out as it ends (in the function
     // itself rather than through `.finally()`: three promises fewer per item, each of which
     // pays an async hook once a context manager's AsyncLocalStorage is in use).
@@ -338,7 +341,7 @@ export class Worker {
     };
     this.#inFlight.set(item.id, flight);
     this.stats.inFlight = this.#inFlight.size;
-    flight.done = this.#handle(item, flight) ?? DONE;
+    flight.done = this.#handle(item, flight, batch) ?? DONE;
   }
 
   /**
@@ -360,10 +363,10 @@ export class Worker {
    * no promise at all for it (each pays an async hook once a context manager's
    * AsyncLocalStorage is in use). The item leaves the in-flight set when its handling ends.
    */
-  #handle(item: ClaimedItem, flight: InFlight): Promise<void> | undefined {
+  #handle(item: ClaimedItem, flight: InFlight, batch: readonly ClaimedItem[]): Promise<void> | undefined {
     let rest: Promise<void> | undefined;
     try {
-      rest = this.#begin(item, flight);
+      rest = this.#begin(item, flight, batch);
     } catch (err) {
       // Not the handler's (#begin catches those): a fault of the worker's own.
       this.#release(item);
@@ -377,7 +380,7 @@ export class Worker {
    * Runs the item's handler and settles what it did: undefined when that is all done, else
    * what is left, which releases the item when it ends.
    */
-  #begin(item: ClaimedItem, flight: InFlight): Promise<void> | undefined {
+  #begin(item: ClaimedItem, flight: InFlight, batch: readonly ClaimedItem[]): Promise<void> | undefined {
     const handler = this.#o.handlers[item.workType];
     if (handler === undefined) {
       const missing = new PermanentFailure(
@@ -399,7 +402,7 @@ export class Worker {
     flight.beat = heartbeat;
     const ctx: HandlerContext = new ItemContext(flight, heartbeat, this.#log);
     const wrap = this.#process;
-    const attempt = this.#attempt?.(item);
+    const attempt = this.#attempt?.(item, batch);
     let outcome: Json | void | PromiseLike<Json | void>;
     try {
       if (attempt !== undefined) outcome = attempt.run(handler, item, ctx);

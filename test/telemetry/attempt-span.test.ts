@@ -209,6 +209,36 @@ describe('lazy attempts', () => {
     expect(derived).toEqual([true, 'kept']);
   });
 
+  it("attempts of one batch take its first attempt's sink and context, until the next microtask", async () => {
+    const { queued } = pipeline();
+    const key = Symbol('batch');
+    const batch = [item({ traceparent: traceparent() }), item({ traceparent: traceparent() })];
+    const other = [item({ traceparent: traceparent() })];
+    const seen: unknown[] = [];
+    const start = (of: ClaimedItemLike[], claimed: ClaimedItemLike) => {
+      const scope = traceWorkAttempts(claimed, of);
+      scope.run(() => seen.push(context.active().getValue(key)));
+      scope.completed();
+      return scope;
+    };
+    // One synchronous run (as the worker starts a read's attempts): the batch's context is its
+    // first attempt's; another batch looks its own up.
+    context.with(ROOT_CONTEXT.setValue(key, 'a'), () => start(batch, batch[0]!));
+    context.with(ROOT_CONTEXT.setValue(key, 'b'), () => {
+      start(batch, batch[1]!);
+      start(other, other[0]!);
+    });
+    expect(seen).toEqual(['a', 'a', 'b']);
+    start(batch, batch[0]!);
+    expect(queued).toHaveLength(4);
+    // Past a microtask the same batch is looked up again: with tracing gone, not lazily.
+    await Promise.resolve();
+    setDirectSpanSink(undefined);
+    trace.disable();
+    expect(traceWorkAttempts(batch[0]!, batch)).not.toBeInstanceOf(LazyAttemptSpan);
+    expect(queued).toHaveLength(4);
+  });
+
   it('is not used where the attempt cannot be recorded lazily; those attempts are still right', async () => {
     const cases: Array<{ headers: unknown; options?: Parameters<typeof pipeline>[0]; recording: boolean }> = [
       { headers: { traceparent: traceparent('00') }, recording: false }, // unsampled parent
