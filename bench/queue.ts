@@ -150,11 +150,12 @@ const TRACING_WHY =
   'receiver on the same two cores. An attempt nobody asks about is one object while it runs ' +
   '(attempt-span.ts), then a record of about a hundred bytes outside the heap for the export ' +
   "thread (attempt-record.ts), which writes its span over the previous attempt's; what is left " +
-  'is about 2-3 µs of main-thread time per batched attempt (the attempt, its record, its duration ' +
-  "point, and the collection of what they allocate), about 1 µs on the process's other threads " +
-  '(writing the spans and HTTP), about 1 µs in the receiver and about 1 µs elsewhere on the ' +
-  'machine, on two cores that Postgres keeps busy, so every microsecond is throughput. Pairs of ' +
-  'one run spread by up to 40 points: compare several runs (README.md, Telemetry, "What it costs").';
+  'is about 2-4 µs of main-thread time per batched attempt (the attempt itself under 1 µs in a ' +
+  "loop; the traceparent's JSON in the claim's rows, the collection of what they allocate and a " +
+  "share of the event loop), 1-2 µs on the process's other threads (writing the spans and HTTP), " +
+  'about 1 µs in the receiver, and up to 4 µs more of Postgres, slowed by the rest, on two cores ' +
+  'that Postgres keeps busy, so every microsecond is throughput. Pairs of one run spread by up to ' +
+  '40 points and runs by up to 14: compare several runs (README.md, Telemetry, "What it costs").';
 
 function whyNotes(systems: SystemResults[]): Partial<Record<RowName, string>> {
   const animus = systems.find((s) => s.system === 'animus')?.results;
