@@ -61,7 +61,7 @@ const TRACE_HEADERS = '{"traceparent": "';
 export function parseJsonb(text: string): unknown {
   const n = text.length;
   if (
-    n > 19 &&
+    n > TRACE_HEADERS.length + 2 &&
     text.charCodeAt(n - 1) === 125 &&
     text.charCodeAt(n - 2) === 34 &&
     text.startsWith(TRACE_HEADERS)

@@ -278,44 +278,27 @@ export class RecordTable {
   /** Triples: number, kind, value. */
   #definitions: unknown[] = [];
   /**
-   * The last parts looked up, with their numbers: attempts in a row mostly share their queue's
-   * base and the two event attribute sets (a look-up in the map costs more than the rest of a
-   * record's bookkeeping).
+   * The last parts numbered, and their numbers: a record looks up its queue's base and its two
+   * event attribute sets, mostly the same three as the record before (a look-up in the map
+   * costs more than the rest of a record's bookkeeping). Replaced in turn.
    */
-  #base: object | undefined;
-  #baseId = 0;
-  #set0: object | undefined;
-  #set0Id = 0;
-  #set1: object | undefined;
-  #set1Id = 0;
+  readonly #recent: Array<object | undefined> = [undefined, undefined, undefined];
+  readonly #recentIds = [0, 0, 0];
+  #nextRecent = 0;
 
   /** The number of a frozen attribute set; 0 once the table is full. */
   attributes(attributes: Attributes): number {
-    if (attributes === this.#set0) return this.#set0Id;
-    if (attributes === this.#set1) return this.#set1Id;
-    const id = this.#id(attributes, KIND_ATTRIBUTES);
-    if (id !== 0) {
-      // The older of the two goes.
-      this.#set1 = this.#set0;
-      this.#set1Id = this.#set0Id;
-      this.#set0 = attributes;
-      this.#set0Id = id;
-    }
-    return id;
+    return this.#id(attributes, KIND_ATTRIBUTES);
   }
 
   /** The number of a queue's constant part; 0 once the table is full. */
   base(base: SharedBase): number {
-    if (base === this.#base) return this.#baseId;
-    const id = this.#id(base, KIND_BASE);
-    if (id !== 0) {
-      this.#base = base;
-      this.#baseId = id;
-    }
-    return id;
+    return this.#id(base, KIND_BASE);
   }
 
   #id(key: object, kind: number): number {
+    const recent = this.#recent;
+    for (let k = 0; k < recent.length; k++) if (recent[k] === key) return this.#recentIds[k]!;
     let id = this.#ids.get(key);
     if (id === undefined) {
       if (this.#next > TABLE_LIMIT) return 0;
@@ -324,6 +307,10 @@ export class RecordTable {
       const base = key as SharedBase;
       this.#definitions.push(id, kind, kind === KIND_BASE ? [base.name, base.attributes] : key);
     }
+    const slot = this.#nextRecent;
+    recent[slot] = key;
+    this.#recentIds[slot] = id;
+    this.#nextRecent = (slot + 1) % recent.length;
     return id;
   }
 

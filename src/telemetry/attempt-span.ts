@@ -53,7 +53,9 @@ const ENDED: EndedAttempt = {
 
 /** An attempt's first lifecycle event's attributes, and its last one's by where it went. */
 const QUEUED_RUNNING = eventAttrs('queued', 'running');
-const RUNNING_TO: Readonly<Record<string, Attributes>> = Object.freeze({
+/** Where an attempt goes: completed, or after a throw queued (a retry) or dead. */
+type AttemptEnd = 'completed' | 'queued' | 'dead';
+const RUNNING_TO: Readonly<Record<AttemptEnd, Attributes>> = Object.freeze({
   completed: eventAttrs('running', 'completed'),
   queued: eventAttrs('running', 'queued'),
   dead: eventAttrs('running', 'dead'),
@@ -91,7 +93,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   #end = 0;
   #outcome = '';
   /** The attributes of its last lifecycle event (running → where it went), once ended. */
-  #lastEvent: Attributes = RUNNING_TO.completed!;
+  #lastEvent: Attributes = RUNNING_TO.completed;
   /**
    * The span id's four 16-bit parts once made (all 0 before; made as the SDK's random id
    * generator makes them), and its hex once asked for. A record takes the two 32-bit halves: an
@@ -136,12 +138,12 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     this.#finish(dead ? 'dead' : 'queued', dead ? 'dead' : 'retry', error);
   }
 
-  #finish(to: string, outcome: string, error: unknown): void {
+  #finish(to: AttemptEnd, outcome: string, error: unknown): void {
     if (this.#outcome !== '') return;
     try {
       const end = nowMs();
       this.#outcome = outcome;
-      this.#lastEvent = RUNNING_TO[to] ?? eventAttrs('running', to);
+      this.#lastEvent = RUNNING_TO[to];
       // A failure's exception and status need the whole span.
       const span = error === undefined ? this.#span : this.#materialize();
       recordWorkDurationOf((end - this.#start) / 1000, this.#queue, this.#workType, outcome);
@@ -359,7 +361,11 @@ let shared: object | undefined;
 let sharedSink: DirectSpanSink | undefined;
 let sharedActive: Context | undefined;
 
+/** Whether `forgetShared` is queued for the next microtask. */
+let forgetting = false;
+
 function forgetShared(): void {
+  forgetting = false;
   shared = undefined;
   sharedSink = undefined;
   sharedActive = undefined;
@@ -376,26 +382,8 @@ export function startLazyAttempt(
   batch?: readonly ClaimedItemLike[],
 ): LazyAttemptSpan | undefined {
   try {
-    let sink: DirectSpanSink | undefined;
-    let active: Context | undefined;
-    if (batch !== undefined && batch === shared) {
-      sink = sharedSink;
-      active = sharedActive;
-    } else {
-      sink = directSpanSink();
-      if (sink?.enqueue === undefined || !keyMatches || !sink.w3cPropagation || sink.sampler !== undefined)
-        sink = undefined;
-      else {
-        active = otelContext.active();
-        if (sink.suppressed(active)) sink = undefined;
-      }
-      if (batch !== undefined) {
-        if (shared === undefined) queueMicrotask(forgetShared);
-        shared = batch;
-        sharedSink = sink;
-        sharedActive = active;
-      }
-    }
+    if (batch === undefined || batch !== shared) lookUpShared(batch);
+    const sink = sharedSink;
     if (sink === undefined) return undefined;
     const headers = item.headers as Record<string, unknown> | null | undefined;
     if (typeof headers !== 'object' || headers === null) return undefined;
@@ -403,9 +391,32 @@ export function startLazyAttempt(
     if (!isSampledVersion00(traceparent)) return undefined;
     const state = headers.tracestate;
     if (typeof state === 'string' && state !== '') return undefined;
-    return new LazyAttemptSpan(sink, item, traceparent, active!);
+    return new LazyAttemptSpan(sink, item, traceparent, sharedActive!);
   } catch {
     // Telemetry never throws into the worker: the caller records the attempt the other way.
     return undefined;
   }
+}
+
+/**
+ * Looks up the sink (none when lazy attempts are not possible now) and the active context into
+ * `sharedSink` and `sharedActive`, kept for `batch`'s other attempts (if given) until the next
+ * microtask, when they are let go.
+ */
+function lookUpShared(batch: readonly ClaimedItemLike[] | undefined): void {
+  let sink = directSpanSink();
+  let active: Context | undefined;
+  if (sink?.enqueue === undefined || !keyMatches || !sink.w3cPropagation || sink.sampler !== undefined)
+    sink = undefined;
+  else {
+    active = otelContext.active();
+    if (sink.suppressed(active)) sink = undefined;
+  }
+  if (!forgetting) {
+    forgetting = true;
+    queueMicrotask(forgetShared);
+  }
+  shared = batch;
+  sharedSink = sink;
+  sharedActive = active;
 }
