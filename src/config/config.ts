@@ -67,6 +67,11 @@ export interface AnimusConfig {
     /** Encode and send spans on a worker thread (`initTelemetry`). Default true. */
     readonly exportThread: boolean;
     /**
+     * The export thread's nice value on Linux, 0 to 19 (0: the process's priority). Default
+     * 10: it yields a core to the work when both are ready.
+     */
+    readonly exportThreadNice: number;
+    /**
      * Record animus's work spans straight into the setup's span processors and the work
      * duration histogram into its metric readers, instead of through the SDK's tracer and
      * instrument, where the SDK's span limits and metric temporality are the defaults
@@ -217,6 +222,7 @@ function optionsFromEnv(e: ParsedEnv, env: Record<string, string | undefined>): 
       captureContent: e.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
       serviceName: e.OTEL_SERVICE_NAME,
       exportThread: e.ANIMUS_OTEL_EXPORT_THREAD,
+      exportThreadNice: e.ANIMUS_OTEL_EXPORT_THREAD_NICE,
       directRecording: e.ANIMUS_OTEL_DIRECT_RECORDING,
     },
     logLevel: e.LOG_LEVEL,
@@ -263,6 +269,7 @@ function resolve(input: unknown, naming: Naming): AnimusConfig {
       captureContent: o.telemetry.captureContent,
       serviceName: o.telemetry.serviceName,
       exportThread: o.telemetry.exportThread,
+      exportThreadNice: o.telemetry.exportThreadNice,
       directRecording: o.telemetry.directRecording,
     },
     logLevel: o.logLevel,

@@ -59,6 +59,7 @@ export const FIELDS: Readonly<Record<string, FieldSpec>> = Object.fromEntries(
         'false',
       ],
       ['ANIMUS_OTEL_EXPORT_THREAD', 'telemetry.exportThread', 'true or false', 'true'],
+      ['ANIMUS_OTEL_EXPORT_THREAD_NICE', 'telemetry.exportThreadNice', 'a whole number from 0 to 19', '10'],
       ['ANIMUS_OTEL_DIRECT_RECORDING', 'telemetry.directRecording', 'true or false', 'true'],
       ['LOG_LEVEL', 'logLevel', `one of ${LOG_LEVELS.join(', ')}`, 'info'],
       ['ANIMUS_BM25_K1', 'search.bm25K1', 'a number from 0 to 10', '1.2'],
@@ -177,6 +178,7 @@ export const optionsSchema = z
         captureContent: z.boolean().default(false),
         serviceName: text.default('animus'),
         exportThread: z.boolean().default(true),
+        exportThreadNice: int(0, 19).default(10),
         directRecording: z.boolean().default(true),
       })
       .prefault({}),
@@ -294,6 +296,7 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: envText,
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: envBool,
   ANIMUS_OTEL_EXPORT_THREAD: envBool,
+  ANIMUS_OTEL_EXPORT_THREAD_NICE: envInt,
   ANIMUS_OTEL_DIRECT_RECORDING: envBool,
   LOG_LEVEL: envText.transform((v) => v?.toLowerCase()),
   ANIMUS_BM25_K1: envNumber,

@@ -40,6 +40,11 @@ export interface InitTelemetryOptions {
    */
   exportThread?: boolean;
   /**
+   * The export thread's nice value on Linux, 0 to 19 (see `ThreadedSpanExporterOptions.nice`).
+   * Default: `config.telemetry.exportThreadNice` (`ANIMUS_OTEL_EXPORT_THREAD_NICE`, 10).
+   */
+  exportThreadNice?: number;
+  /**
    * With the export thread and direct work spans over protobuf, hand the thread lazily recorded
    * attempts as records (attempt-record.ts) for it to encode, instead of encoding them on the
    * main thread; the main thread encodes them until the thread has loaded the encoder. Default
@@ -406,6 +411,7 @@ export async function initTelemetry(
         exporterModule: createRequire(import.meta.url).resolve(exporterModule),
         exporterConfig: { ...targets.traces },
         ...(records ? { recordModule: RECORD_MODULE, recordLoader: typeScriptLoader(RECORD_MODULE) } : {}),
+        nice: options.exportThreadNice ?? config.telemetry.exportThreadNice,
       });
       threadRecords = exporter.recordsReady();
       // Direct work spans (protobuf only) are encoded on this thread when their batch leaves,

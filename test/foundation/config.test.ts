@@ -31,6 +31,7 @@ describe('configFromEnv: valid input', () => {
       captureContent: false,
       serviceName: 'animus',
       exportThread: true,
+      exportThreadNice: 10,
       directRecording: true,
     });
     expect(c.logLevel).toBe('info');
@@ -67,6 +68,7 @@ describe('configFromEnv: valid input', () => {
       OTEL_SERVICE_NAME: 'animus-prod',
       OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'YES',
       ANIMUS_OTEL_EXPORT_THREAD: 'off',
+      ANIMUS_OTEL_EXPORT_THREAD_NICE: '0',
       ANIMUS_OTEL_DIRECT_RECORDING: 'no',
       LOG_LEVEL: 'DEBUG',
       ANIMUS_BM25_K1: '0.9',
@@ -94,6 +96,7 @@ describe('configFromEnv: valid input', () => {
       captureContent: true,
       serviceName: 'animus-prod',
       exportThread: false,
+      exportThreadNice: 0,
       directRecording: false,
     });
     expect(c.logLevel).toBe('debug');
@@ -164,6 +167,12 @@ describe('configFromEnv: missing and malformed values', () => {
       { ANIMUS_OTEL_EXPORT_THREAD: 'sometimes' },
       /expected true or false, got 'sometimes'/,
     ],
+    [
+      'ANIMUS_OTEL_EXPORT_THREAD_NICE',
+      { ANIMUS_OTEL_EXPORT_THREAD_NICE: '20' },
+      /whole number from 0 to 19, got 20/,
+    ],
+    ['ANIMUS_OTEL_EXPORT_THREAD_NICE', { ANIMUS_OTEL_EXPORT_THREAD_NICE: 'low' }, /got 'low'/],
     [
       'ANIMUS_OTEL_DIRECT_RECORDING',
       { ANIMUS_OTEL_DIRECT_RECORDING: 'fast' },

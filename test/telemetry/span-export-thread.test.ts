@@ -3,7 +3,9 @@
 // state, events, error status included), forceFlush returns only once the spans have arrived,
 // initTelemetry uses it by default, and a thread that cannot start fails exports without
 // throwing.
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { getPriority } from 'node:os';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import { ExportResultCode, TraceState } from '@opentelemetry/core';
@@ -62,6 +64,28 @@ function sampleSpans(): ReadableSpan[] {
   const c = tracer.startSpan('root', { attributes: { n: 1.5 } });
   c.end();
   return memory.getFinishedSpans();
+}
+
+/** The nice value of each of this process's threads, by thread id (Linux's /proc). */
+function threadNices(): Map<string, number> {
+  const nices = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // After the command's closing parenthesis: state, ppid, …; the nice value is the 17th.
+      nices.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return nices;
+}
+
+/** Nice values of the threads started while `run` ran (an export thread's among them). */
+async function nicesOfNewThreads(run: () => Promise<void>): Promise<number[]> {
+  const before = threadNices();
+  await run();
+  return [...threadNices()].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice);
 }
 
 function exportWith(exporter: SpanExporter, spans: ReadableSpan[]): Promise<ExportResult> {
@@ -149,6 +173,39 @@ describe('ThreadedSpanExporter', () => {
     expect((await exportWith(threaded, spans)).code).toBe(ExportResultCode.FAILED);
   });
 
+  it.runIf(process.platform === 'linux')(
+    "runs at the nice value it is given, and at the process's own without one (Linux)",
+    async () => {
+      const own = getPriority(0);
+      expect(own).toBeLessThan(13);
+      const started = async (nice?: number) => {
+        let threaded: ThreadedSpanExporter | undefined;
+        const nices = await nicesOfNewThreads(async () => {
+          threaded = new ThreadedSpanExporter({
+            exporterModule: PROTO_MODULE,
+            exporterConfig: { url: `${otlp.endpoint}/nice/v1/traces` },
+            ...(nice === undefined ? {} : { nice }),
+          });
+          // Its first export has run on the thread: the thread is up and has set its priority.
+          expect((await exportWith(threaded, sampleSpans())).code).toBe(ExportResultCode.SUCCESS);
+          await threaded.forceFlush();
+        });
+        await threaded!.shutdown();
+        return nices;
+      };
+      const lowered = await started(13);
+      expect(lowered).toContain(13);
+      // Only the export thread: the process and its other threads keep their priority.
+      expect(getPriority(0)).toBe(own);
+      expect([...threadNices().values()].filter((n) => n === 13)).toHaveLength(0);
+      const plain = await started();
+      expect(plain.length).toBeGreaterThan(0);
+      expect(plain.every((n) => n === own)).toBe(true);
+      const zero = await started(0);
+      expect(zero.every((n) => n === own)).toBe(true);
+    },
+  );
+
   it('a thread that cannot load its exporter fails exports and flushes without throwing', async () => {
     const broken = new ThreadedSpanExporter({
       exporterModule: '/nonexistent/otlp-exporter.js',
@@ -184,7 +241,15 @@ describe('initTelemetry with the export thread (default)', () => {
   it('handle.forceFlush() delivers work spans to the receiver without a shutdown', async () => {
     resetOtelApi();
     const config = resolveConfig({ telemetry: { otlpEndpoint: `${otlp.endpoint}/init` } });
-    const handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
+    let handle: Awaited<ReturnType<typeof initTelemetry>> | undefined;
+    const nices = await nicesOfNewThreads(async () => {
+      handle = await initTelemetry(config, { env: {}, metricExportIntervalMs: 60_000 });
+      await handle.forceFlush();
+    });
+    // The export thread runs at the default nice value, 10 (Linux).
+    if (process.platform === 'linux') expect(nices).toContain(config.telemetry.exportThreadNice);
+    expect(config.telemetry.exportThreadNice).toBe(10);
+    if (handle === undefined) throw new Error('initTelemetry did not return');
     try {
       expect(handle.spanExportThread).toBe(true);
       const before = otlp.received.filter((r) => r.path === '/init/v1/traces').length;
