@@ -8,9 +8,9 @@
 // (and reported as the SDK reports them); flush and shutdown send everything. Besides, a batch
 // is held under a number of bytes (`maxExportBytes`), the rest leaving right after. With a record
 // sender that is ready, lazy attempts are not encoded here: each is written as a record
-// (attempt-record.ts) as it ends, unless other spans wait to be encoded before it, and the
-// export thread encodes its batch, in order with the spans encoded here. Never throws into the
-// work path.
+// (attempt-record.ts) at the end of the turn it ended in, unless other spans wait to be encoded
+// before it, and the export thread encodes its batch, in order with the spans encoded here.
+// Never throws into the work path.
 import { diag, TraceFlags } from '@opentelemetry/api';
 import { globalErrorHandler } from '@opentelemetry/core';
 import { RecordBuffer } from './attempt-record.js';
@@ -117,6 +117,13 @@ export class DirectSpanQueue {
    */
   #ended: EncodableSpan[] = [];
   #encodeScheduled = false;
+  /**
+   * Whether `#writeRecords` runs at the end of this turn: lazy attempts that ended in it are
+   * written as records then, not as each ends. The work that ended them (a worker's dispatch of
+   * a read) goes on meanwhile to its next step (the next read, sent before the turn ends), and
+   * the records are written while that waits for the database instead of before it is sent.
+   */
+  #recordsScheduled = false;
 
   constructor(
     encoder: DirectSpanEncoder,
@@ -162,15 +169,42 @@ export class DirectSpanQueue {
         diag.warn(`Dropped ${String(this.#dropped)} spans because maxQueueSize reached`);
         this.#dropped = 0;
       }
-      // A lazy attempt is written as a record now, unless spans wait to be encoded before it.
-      const sender = this.#recordSender;
-      if (this.#ended.length > 0 || sender?.isReady() !== true || !this.#addRecord(span, sender))
-        this.#ended.push(span);
+      this.#ended.push(span);
+      // A lazy attempt is written as a record at the end of the turn (see `#recordsScheduled`).
+      if (
+        !this.#recordsScheduled &&
+        (span as RecordableSpan).writeRecord !== undefined &&
+        this.#recordSender?.isReady() === true
+      ) {
+        this.#recordsScheduled = true;
+        setImmediate(this.#writeRecords);
+      }
       this.#maybeStart();
     } catch (error) {
       diag.error('direct span queue: could not take a span', error);
     }
   }
+
+  /**
+   * The end of a turn in which lazy attempts ended: the ended spans are written as records, from
+   * the first on, up to one that cannot be a record (it and those after it wait to be encoded
+   * with their batch, in order).
+   */
+  readonly #writeRecords = (): void => {
+    this.#recordsScheduled = false;
+    const sender = this.#recordSender;
+    const ended = this.#ended;
+    if (sender?.isReady() !== true || ended.length === 0) return;
+    let written = 0;
+    try {
+      while (written < ended.length && this.#addRecord(ended[written]!, sender)) written++;
+    } catch (error) {
+      diag.error('direct span queue: could not write a record', error);
+    }
+    if (written === ended.length) this.#ended = [];
+    else if (written > 0) ended.splice(0, written);
+    this.#maybeStart();
+  };
 
   /** The turn after a full batch gathered: its spans are encoded and it leaves. */
   readonly #encodeEnded = (): void => {

@@ -476,6 +476,57 @@ describe('the direct span queue with a record sender', () => {
     expect(sent[2]!.bytes.equals(mainRequest(sink, spans.slice(6)))).toBe(true);
   });
 
+  it("writes a turn's attempts as records when the turn ends, not as each ends; behind a span encoded here they wait for their batch", async () => {
+    const { sink } = pipeline();
+    /** The spans' indices in the order their records were written. */
+    const written: number[] = [];
+    const watched = (spans: LazyAttemptSpan[]) =>
+      spans.map((span, i) => {
+        const write = span.writeRecord.bind(span);
+        span.writeRecord = (out, table) => {
+          written.push(i);
+          return write(out, table);
+        };
+        return span;
+      });
+    const { queue, sent } = queueWith(() => true);
+    const spans = watched(await attempts(3));
+    for (const span of spans) queue.addSampled(span);
+    // The work that ended them goes on first.
+    expect(written).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toEqual([0, 1, 2]);
+    expect(sent).toHaveLength(0); // not a full batch: it waits for the schedule delay
+    await queue.forceFlush();
+    expect(sent.map((s) => [s.records, s.count])).toEqual([[true, 3]]);
+    expect(sent[0]!.bytes.equals(mainRequest(sink, spans))).toBe(true);
+
+    // Behind a span that is encoded here, an attempt keeps its place: written with the batch.
+    written.length = 0;
+    const next = queueWith(() => true);
+    const base = frozenAttributes({ 'messaging.system': 'pgmq' });
+    const direct = startDirectSpan(
+      sink,
+      'direct',
+      SpanKind.INTERNAL,
+      ROOT_CONTEXT,
+      undefined,
+      base.attributes,
+      base.count,
+      {},
+    ) as DirectSpan;
+    direct.end();
+    const [lazy] = watched(await attempts(1));
+    next.queue.addSampled(direct);
+    next.queue.addSampled(lazy!);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toEqual([]);
+    await next.queue.forceFlush();
+    expect(written).toEqual([0]);
+    expect(next.sent).toHaveLength(1);
+    expect(next.sent[0]!.bytes.equals(mainRequest(sink, [direct, lazy!]))).toBe(true);
+  });
+
   it('counts a record as RECORD_BYTES towards maxExportBytes', async () => {
     const { sink } = pipeline();
     const { queue, sent } = queueWith(() => true, false, 2 * RECORD_BYTES);
