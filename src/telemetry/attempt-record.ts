@@ -101,6 +101,12 @@ const endOf = (start: number, end: number): number => (end < start ? start : end
 export interface EndedAttempt {
   /** The message's sampled version-00 `traceparent` (the parent). */
   traceparent: string;
+  /**
+   * '' when `traceparent` is the parent; else the trace id of an attempt without one (its
+   * message's traceparent had the form but not the digits of one: a root span, as the W3C
+   * propagator would leave it), and `traceparent` is not read.
+   */
+  rootTraceId: string;
   /** The span id in hex; '' in a record's values when it is given as two words instead. */
   spanId: string;
   /** The span id's high and low 32 bits, for a record (read when `spanId` is ''). */
@@ -125,16 +131,18 @@ export interface EndedAttempt {
  * An end before the start is the start.
  */
 export function fillAttemptFields(f: DirectSpanFields, a: EndedAttempt): void {
-  const { traceparent, start } = a;
-  const traceId = traceparent.slice(3, 35);
+  const { traceparent, start, rootTraceId } = a;
+  const traceId = rootTraceId === '' ? traceparent.slice(3, 35) : rootTraceId;
   const ctx = FILL.context as { traceId: string; spanId: string };
   ctx.traceId = traceId;
   ctx.spanId = a.spanId;
   f.context = FILL.context;
-  const parent = FILL.parent as { traceId: string; spanId: string };
-  parent.traceId = traceId;
-  parent.spanId = traceparent.slice(36, 52);
-  f.parent = FILL.parent;
+  if (rootTraceId === '') {
+    const parent = FILL.parent as { traceId: string; spanId: string };
+    parent.traceId = traceId;
+    parent.spanId = traceparent.slice(36, 52);
+    f.parent = FILL.parent;
+  } else f.parent = undefined;
   f.name = a.base.name;
   f.kind = ATTEMPT_KIND;
   const last = endOf(start, a.end);
@@ -327,6 +335,8 @@ export class RecordTable {
  * full, a string is longer than a record holds, or the attempt is not a whole number ≥ 0.
  */
 export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: EndedAttempt): boolean {
+  // A record's span is its traceparent's child (the thread reads the ids from its digits).
+  if (a.rootTraceId !== '') return false;
   const baseId = table.base(a.base);
   const firstId = table.attributes(a.firstEvent);
   const lastId = table.attributes(a.lastEvent);

@@ -27,7 +27,7 @@ import type { DirectSpanFields, EncodableSpan } from './direct-span-encoder.js';
 import { directSpanSink, nowMs, startDirectSpan } from './direct-spans.js';
 import type { DirectSpanSink } from './direct-spans.js';
 import { WorkAttr } from './names.js';
-import { isSampledVersion00, readTraceParent } from './propagation.js';
+import { isSampledVersion00, isSampledVersion00Form, readTraceParent } from './propagation.js';
 import { keyMatches, SPAN_KEY } from './span-context.js';
 import { recordWorkDurationOf } from './work-duration.js';
 import { baseAttrs, eventAttrs, failSpan, ownEvent, span0 } from './work-spans.js';
@@ -37,6 +37,7 @@ import type { ClaimedItemLike } from './hooks.js';
 /** What `#ended` hands over, rewritten for every attempt (read at once by its callers). */
 const ENDED: EndedAttempt = {
   traceparent: '',
+  rootTraceId: '',
   spanId: '',
   spanIdHi: 0,
   spanIdLo: 0,
@@ -107,11 +108,25 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   #spanId: string | undefined;
   /** The span taking over once the handler's code used it. */
   #span: Span | undefined;
+  /**
+   * Whether the traceparent's ids have been checked (see {@link startLazyAttempt}: only its form
+   * was when the attempt began in a context without a span), and, once they have been and are
+   * not valid, the trace id of the root span the attempt is then ('' while it is the child).
+   */
+  #idsChecked: boolean;
+  #rootTraceId = '';
 
-  constructor(sink: DirectSpanSink, item: ClaimedItemLike, traceparent: string, parentContext: Context) {
+  constructor(
+    sink: DirectSpanSink,
+    item: ClaimedItemLike,
+    traceparent: string,
+    parentContext: Context,
+    idsChecked = true,
+  ) {
     this.#sink = sink;
     this.#parentContext = parentContext;
     this.#traceparent = traceparent;
+    this.#idsChecked = idsChecked;
     this.#base = baseAttrs('process', item.queue, item.workType);
     this.#queue = item.queue;
     this.#workType = item.workType;
@@ -220,11 +235,26 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   spanContext(): SpanContext {
     if (this.#span !== undefined) return this.#span.spanContext();
     if (this.#end === 0) return this.#materialize().spanContext();
+    const root = this.#checkIds();
     return {
-      traceId: this.#traceparent.slice(3, 35),
+      traceId: root === '' ? this.#traceparent.slice(3, 35) : root,
       spanId: this.#ownSpanId(),
       traceFlags: TraceFlags.SAMPLED,
     };
+  }
+
+  /**
+   * Checks the traceparent's ids, once: '' when they are valid (the attempt is their child),
+   * else the attempt's own new trace id (a root span, as the handler's span would be: the W3C
+   * propagator reads no parent from such a header, and the attempt began in a context without
+   * a span).
+   */
+  #checkIds(): string {
+    if (!this.#idsChecked) {
+      this.#idsChecked = true;
+      if (!isSampledVersion00(this.#traceparent)) this.#rootTraceId = this.#sink.newTraceId();
+    }
+    return this.#rootTraceId;
   }
 
   #ownSpanId(): string {
@@ -316,6 +346,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   #ended(hex: boolean): EndedAttempt {
     const a = ENDED;
     a.traceparent = this.#traceparent;
+    a.rootTraceId = this.#checkIds();
     if (hex) a.spanId = this.#ownSpanId();
     else {
       this.#makeId();
@@ -360,6 +391,8 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
 let shared: object | undefined;
 let sharedSink: DirectSpanSink | undefined;
 let sharedActive: Context | undefined;
+/** Whether `sharedActive` has no span in it. */
+let sharedSpanless = false;
 
 /** Whether `forgetShared` is queued for the next microtask. */
 let forgetting = false;
@@ -369,6 +402,7 @@ function forgetShared(): void {
   shared = undefined;
   sharedSink = undefined;
   sharedActive = undefined;
+  sharedSpanless = false;
 }
 
 /**
@@ -388,10 +422,15 @@ export function startLazyAttempt(
     const headers = item.headers as Record<string, unknown> | null | undefined;
     if (typeof headers !== 'object' || headers === null) return undefined;
     const traceparent = headers.traceparent;
-    if (!isSampledVersion00(traceparent)) return undefined;
+    // In a context without a span (a worker's loop), only the header's form is checked now, its
+    // ids when the attempt is encoded (off the worker's dispatch): with ids that are not valid it
+    // is the root span the handler's span would be. Under a span, an invalid parent would make
+    // the attempt that span's child, sampled as it is: such an attempt is not lazy.
+    const idsLater = sharedSpanless;
+    if (!(idsLater ? isSampledVersion00Form(traceparent) : isSampledVersion00(traceparent))) return undefined;
     const state = headers.tracestate;
     if (typeof state === 'string' && state !== '') return undefined;
-    return new LazyAttemptSpan(sink, item, traceparent, sharedActive!);
+    return new LazyAttemptSpan(sink, item, traceparent as string, sharedActive!, !idsLater);
   } catch {
     // Telemetry never throws into the worker: the caller records the attempt the other way.
     return undefined;
@@ -419,4 +458,5 @@ function lookUpShared(batch: readonly ClaimedItemLike[] | undefined): void {
   shared = batch;
   sharedSink = sink;
   sharedActive = active;
+  sharedSpanless = active !== undefined && trace.getSpan(active) === undefined;
 }

@@ -155,6 +155,27 @@ export function isSampledVersion00(s: unknown): s is string {
 }
 
 /**
+ * Whether `s` has the form of a sampled version-00 `traceparent` ({@link isSampledVersion00}
+ * without looking at the 48 digits of its ids): 55 characters, `00-`, dashes where the ids end,
+ * two lowercase hex digits of flags with the sampled bit set. For a caller that checks the ids
+ * later, before it relies on them.
+ */
+export function isSampledVersion00Form(s: unknown): s is string {
+  if (typeof s !== 'string' || s.length !== 55) return false;
+  const flags = s.charCodeAt(54);
+  return (
+    s.charCodeAt(0) === 48 &&
+    s.charCodeAt(1) === 48 &&
+    s.charCodeAt(2) === 45 &&
+    s.charCodeAt(35) === 45 &&
+    s.charCodeAt(52) === 45 &&
+    isLowerHex(s.charCodeAt(53)) &&
+    isLowerHex(flags) &&
+    (flags & 1) === (flags <= 57 ? 1 : 0)
+  );
+}
+
+/**
  * The W3C `traceparent` (and `tracestate`) for a span context, as the W3C propagator writes
  * them; empty for an invalid context (`valid`: the caller made the ids and knows they are
  * valid). For callers that know no other propagator adds fields.

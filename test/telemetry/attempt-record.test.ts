@@ -141,6 +141,7 @@ function recordsAndMain(
     const { traceparent, id, base, lastEvent } = attemptOf(n);
     const ended: EndedAttempt = {
       traceparent,
+      rootTraceId: '',
       spanId: id.toString(16).padStart(16, '0'),
       spanIdHi: Number(id >> 32n),
       spanIdLo: Number(id & 0xffffffffn),
@@ -299,6 +300,7 @@ describe('attempt records', () => {
     const records = new RecordBuffer();
     const ended: EndedAttempt = {
       traceparent: TRACEPARENT,
+      rootTraceId: '',
       spanId: '00f067aa0ba902b7',
       spanIdHi: 0,
       spanIdLo: 0,

@@ -22,6 +22,7 @@ import { AlwaysOnSampler, BasicTracerProvider, RandomIdGenerator } from '@opente
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
+import { RecordBuffer, RecordTable } from '../../src/telemetry/attempt-record.js';
 import { LazyAttemptSpan } from '../../src/telemetry/attempt-span.js';
 import { blankFields, DirectSpanEncoder } from '../../src/telemetry/direct-span-encoder.js';
 import type { EncodableSpan } from '../../src/telemetry/direct-span-encoder.js';
@@ -239,6 +240,52 @@ describe('lazy attempts', () => {
     expect(queued).toHaveLength(4);
   });
 
+  it('checks the ids of a traceparent of the right form when it is encoded: with invalid ones it is a root span', async () => {
+    const { sink, queued } = pipeline();
+    const zeros = '0'.repeat(32);
+    const bad = [
+      `00-${PARENT.traceId.toUpperCase()}-${PARENT.spanId}-01`, // upper-case digits
+      `00-${zeros}-${PARENT.spanId}-01`, // an all-zero trace id
+      `00-${PARENT.traceId}-${'0'.repeat(16)}-01`, // an all-zero parent span id
+      `00-${PARENT.traceId.slice(0, 31)}g-${PARENT.spanId}-01`, // not hex
+    ];
+    const table = new RecordTable();
+    const records = new RecordBuffer();
+    const encoder = new DirectSpanEncoder();
+    for (const header of bad) {
+      queued.length = 0;
+      const scope = await attempt(item({ traceparent: header }));
+      // Lazy (only the form was checked as it began in a context without a span) …
+      expect(scope).toBeInstanceOf(LazyAttemptSpan);
+      expect(queued).toEqual([scope]);
+      const lazy = scope as LazyAttemptSpan;
+      // … and, encoded, the root span of a trace of its own: never a record (whose parent is
+      // its traceparent), no parent, the trace id its span context says after the end.
+      expect(lazy.writeRecord(records, table)).toBe(false);
+      const fields = blankFields();
+      lazy.fillFields(fields);
+      expect(fields.parent).toBeUndefined();
+      const ctx = lazy.spanContext();
+      expect(ctx.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(ctx.traceId).not.toBe(zeros);
+      expect(header).not.toContain(ctx.traceId);
+      expect(fields.context.traceId).toBe(ctx.traceId);
+      expect(lazy.spanContext().traceId).toBe(ctx.traceId); // the same each time
+      const bytes = Buffer.from(
+        encoder.wrap(sink.resource, sink.scope, Buffer.from(encoder.encodeSpan(lazy))),
+      );
+      const [span] = protobufSpans(bytes);
+      expect(span!.traceId).toBe(ctx.traceId);
+      expect(span!.parentSpanId).toBe('');
+      expect(span!.name).toBe('process lq');
+    }
+    expect(records.length).toBe(0);
+    // A valid one stays the child of its traceparent, and a record.
+    const scope = (await attempt(item({ traceparent: traceparent() }))) as LazyAttemptSpan;
+    expect(scope.writeRecord(records, table)).toBe(true);
+    expect(scope.spanContext().traceId).toBe(PARENT.traceId);
+  });
+
   it('is not used where the attempt cannot be recorded lazily; those attempts are still right', async () => {
     const cases: Array<{ headers: unknown; options?: Parameters<typeof pipeline>[0]; recording: boolean }> = [
       { headers: { traceparent: traceparent('00') }, recording: false }, // unsampled parent
@@ -259,6 +306,23 @@ describe('lazy attempts', () => {
       expect(scope).not.toBeInstanceOf(LazyAttemptSpan);
       expect(queued).toHaveLength(0);
       expect(ended).toHaveLength(c.recording ? 1 : 0);
+      setDirectSpanSink(undefined);
+      trace.disable();
+    }
+    // Under a span, a traceparent of the right form with invalid ids: not lazy (the attempt is
+    // then the active span's child), and so it is.
+    {
+      const { queued, ended, sink } = pipeline();
+      const outer = startDirectSpan(sink, 'outer', SpanKind.INTERNAL, ROOT_CONTEXT, undefined, {}, 0, {});
+      const badIds = `00-${'0'.repeat(32)}-${PARENT.spanId}-01`;
+      const scope = await context.with(trace.setSpan(ROOT_CONTEXT, outer), () =>
+        attempt(item({ traceparent: badIds })),
+      );
+      expect(scope).not.toBeInstanceOf(LazyAttemptSpan);
+      expect(queued).toHaveLength(0);
+      expect(ended).toHaveLength(1);
+      expect(ended[0]!.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+      expect(ended[0]!.spanContext().traceId).toBe(outer.spanContext().traceId);
       setDirectSpanSink(undefined);
       trace.disable();
     }
