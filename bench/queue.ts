@@ -146,10 +146,10 @@ const WHY: Partial<Record<RowName, string>> = {
 const TRACING_WHY =
   'every submitted item is a PRODUCER span and every processing attempt a CONSUMER span plus a ' +
   'duration point, encoded to OTLP/protobuf (attempts on the export thread, from records; other ' +
-  'work spans on the main thread), sent by the export thread 4096 to a request and received by a ' +
+  'work spans on the main thread), sent by the export thread (at nice 10) 4096 to a request and received by a ' +
   'receiver on the same two cores. An attempt nobody asks about is one object while it runs ' +
   '(attempt-span.ts), then a record of about a hundred bytes outside the heap for the export ' +
-  "thread (attempt-record.ts), which writes its span over the previous attempt's; what is left " +
+  "thread (attempt-record.ts), written at the end of the turn, which writes its span over the previous attempt's; what is left " +
   'is about 2-4 µs of main-thread time per batched attempt (the attempt itself under 1 µs in a ' +
   "loop; the traceparent's JSON in the claim's rows, the collection of what they allocate and a " +
   "share of the event loop), 1-2 µs on the process's other threads (writing the spans and HTTP), " +
