@@ -94,6 +94,23 @@ async function attempts(n: number, queue = 'rq'): Promise<LazyAttemptSpan[]> {
   return out;
 }
 
+/** An ended INTERNAL DirectSpan of `sink` (a span the queue encodes on the main thread). */
+function endedDirectSpan(sink: DirectSpanSink): DirectSpan {
+  const base = frozenAttributes({ 'messaging.system': 'pgmq' });
+  const direct = startDirectSpan(
+    sink,
+    'direct',
+    SpanKind.INTERNAL,
+    ROOT_CONTEXT,
+    undefined,
+    base.attributes,
+    base.count,
+    {},
+  ) as DirectSpan;
+  direct.end();
+  return direct;
+}
+
 /** The request the main thread's encoder makes for `spans`. */
 function mainRequest(sink: Pick<DirectSpanSink, 'resource' | 'scope'>, spans: EncodableSpan[]): Buffer {
   const encoder = new DirectSpanEncoder();
@@ -506,18 +523,7 @@ describe('the direct span queue with a record sender', () => {
     // Behind a span that is encoded here, an attempt keeps its place: written with the batch.
     written.length = 0;
     const next = queueWith(() => true);
-    const base = frozenAttributes({ 'messaging.system': 'pgmq' });
-    const direct = startDirectSpan(
-      sink,
-      'direct',
-      SpanKind.INTERNAL,
-      ROOT_CONTEXT,
-      undefined,
-      base.attributes,
-      base.count,
-      {},
-    ) as DirectSpan;
-    direct.end();
+    const direct = endedDirectSpan(sink);
     const [lazy] = watched(await attempts(1));
     next.queue.addSampled(direct);
     next.queue.addSampled(lazy!);
@@ -548,18 +554,7 @@ describe('the direct span queue with a record sender', () => {
     const { sink } = pipeline();
     const { queue, sent } = queueWith(() => true);
     const lazy = await attempts(3);
-    const base = frozenAttributes({ 'messaging.system': 'pgmq' });
-    const direct = startDirectSpan(
-      sink,
-      'direct',
-      SpanKind.INTERNAL,
-      ROOT_CONTEXT,
-      undefined,
-      base.attributes,
-      base.count,
-      {},
-    ) as DirectSpan;
-    direct.end();
+    const direct = endedDirectSpan(sink);
     const order: EncodableSpan[] = [lazy[0]!, direct, lazy[1]!, lazy[2]!];
     for (const span of order) queue.addSampled(span);
     await queue.forceFlush();
