@@ -109,12 +109,11 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   /** The span taking over once the handler's code used it. */
   #span: Span | undefined;
   /**
-   * Whether the traceparent's ids have been checked (see {@link startLazyAttempt}: only its form
-   * was when the attempt began in a context without a span), and, once they have been and are
-   * not valid, the trace id of the root span the attempt is then ('' while it is the child).
+   * Once the traceparent's ids have been checked (see {@link startLazyAttempt}: only its form
+   * was when the attempt began in a context without a span): '' when they are valid, else the
+   * trace id of the root span the attempt is then. Undefined until then.
    */
-  #idsChecked: boolean;
-  #rootTraceId = '';
+  #rootTraceId: string | undefined;
 
   constructor(
     sink: DirectSpanSink,
@@ -126,7 +125,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
     this.#sink = sink;
     this.#parentContext = parentContext;
     this.#traceparent = traceparent;
-    this.#idsChecked = idsChecked;
+    if (idsChecked) this.#rootTraceId = '';
     this.#base = baseAttrs('process', item.queue, item.workType);
     this.#queue = item.queue;
     this.#workType = item.workType;
@@ -250,11 +249,7 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
    * a span).
    */
   #checkIds(): string {
-    if (!this.#idsChecked) {
-      this.#idsChecked = true;
-      if (!isSampledVersion00(this.#traceparent)) this.#rootTraceId = this.#sink.newTraceId();
-    }
-    return this.#rootTraceId;
+    return (this.#rootTraceId ??= isSampledVersion00(this.#traceparent) ? '' : this.#sink.newTraceId());
   }
 
   #ownSpanId(): string {

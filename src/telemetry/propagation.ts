@@ -108,10 +108,10 @@ function nonZeroHex(s: string, from: number, to: number): boolean {
 }
 
 /**
- * Whether `s` is the common `traceparent`: version 00, exactly 55 characters, no surrounding
- * space, lowercase hex ids that are not all zeros, two hex digits of flags.
+ * Whether `s` has the form of a version-00 `traceparent`: exactly 55 characters, `00-`, dashes
+ * where the ids end, two lowercase hex digits of flags (the 48 digits of its ids not looked at).
  */
-function isVersion00(s: string): boolean {
+function hasVersion00Form(s: string): boolean {
   return (
     s.length === 55 &&
     s.charCodeAt(0) === 48 &&
@@ -119,12 +119,24 @@ function isVersion00(s: string): boolean {
     s.charCodeAt(2) === 45 &&
     s.charCodeAt(35) === 45 &&
     s.charCodeAt(52) === 45 &&
-    nonZeroHex(s, 3, 35) &&
-    nonZeroHex(s, 36, 52) &&
     isLowerHex(s.charCodeAt(53)) &&
     isLowerHex(s.charCodeAt(54))
   );
 }
+
+/**
+ * Whether `s` is the common `traceparent`: version 00, exactly 55 characters, no surrounding
+ * space, lowercase hex ids that are not all zeros, two hex digits of flags.
+ */
+function isVersion00(s: string): boolean {
+  return hasVersion00Form(s) && nonZeroHex(s, 3, 35) && nonZeroHex(s, 36, 52);
+}
+
+/**
+ * Whether a version-00 traceparent's flags have the sampled bit: the low bit of the last digit
+ * ('1' is 49, 'b' is 98: odd digits).
+ */
+const isSampledFlags = (s: string): boolean => (s.charCodeAt(54) & 1) === (s.charCodeAt(54) <= 57 ? 1 : 0);
 
 /**
  * The common `traceparent` ({@link isVersion00}) read without the general pattern, as a remote
@@ -146,12 +158,7 @@ function parseVersion00(s: string): SpanContext | undefined {
  * through its version-00 fast path; checked without building anything.
  */
 export function isSampledVersion00(s: unknown): s is string {
-  return (
-    typeof s === 'string' &&
-    isVersion00(s) &&
-    // The sampled flag is the low bit of the last digit ('1' is 49, 'b' is 98: odd digits).
-    (s.charCodeAt(54) & 1) === (s.charCodeAt(54) <= 57 ? 1 : 0)
-  );
+  return typeof s === 'string' && isVersion00(s) && isSampledFlags(s);
 }
 
 /**
@@ -161,18 +168,7 @@ export function isSampledVersion00(s: unknown): s is string {
  * later, before it relies on them.
  */
 export function isSampledVersion00Form(s: unknown): s is string {
-  if (typeof s !== 'string' || s.length !== 55) return false;
-  const flags = s.charCodeAt(54);
-  return (
-    s.charCodeAt(0) === 48 &&
-    s.charCodeAt(1) === 48 &&
-    s.charCodeAt(2) === 45 &&
-    s.charCodeAt(35) === 45 &&
-    s.charCodeAt(52) === 45 &&
-    isLowerHex(s.charCodeAt(53)) &&
-    isLowerHex(flags) &&
-    (flags & 1) === (flags <= 57 ? 1 : 0)
-  );
+  return typeof s === 'string' && hasVersion00Form(s) && isSampledFlags(s);
 }
 
 /**

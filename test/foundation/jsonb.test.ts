@@ -1,8 +1,8 @@
 // jsonb through animus's pools: every value reads as JSON.parse reads its text, and the message
 // headers animus writes (a traceparent alone, one per claimed item) are read without the parser.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseJsonb } from '../../src/db/pool.js';
-import { createTestDatabase, type TestDatabase, testKind } from '../support/database.js';
+import { testKind, useTestDatabase } from '../support/database.js';
 
 const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -33,13 +33,7 @@ const VALUES: unknown[] = [
 ];
 
 describe(`jsonb read through animus's pool (${testKind})`, () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = useTestDatabase({ migrate: false });
 
   it('reads every value as JSON.parse reads the text jsonb writes for it', async () => {
     const { rows } = await db.pool.query<{ v: unknown; text: string }>(

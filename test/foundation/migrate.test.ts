@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkSchema,
   defaultMigrationsDir,
@@ -17,7 +17,7 @@ import {
   splitStatements,
 } from '../../src/db/migrate.js';
 import { AnimusError, SchemaMismatchError } from '../../src/errors/index.js';
-import { createTestDatabase, type TestDatabase, testKind, testPgmqMode } from '../support/database.js';
+import { testKind, testPgmqMode, useTestDatabase } from '../support/database.js';
 
 const tempDirs: string[] = [];
 function tempDir(files: Record<string, string> = {}, copyShipped = false): string {
@@ -56,13 +56,7 @@ const shippedVersions = shipped.map((m) => m.version);
 const options = { embeddingDimensions: 512, pgmq: testPgmqMode } as const;
 
 describe(`shipped migrations on a fresh ${testKind} database`, () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = useTestDatabase({ migrate: false });
 
   it('applies every migration once, records checksums and the embedding dimension', async () => {
     const lines: string[] = [];
@@ -126,19 +120,15 @@ describe(`shipped migrations on a fresh ${testKind} database`, () => {
 });
 
 describe(`two migrators at once on a fresh ${testKind} database`, () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = useTestDatabase({ migrate: false });
 
   it('applies each migration exactly once, without an error', async () => {
     // On a server: separate pools, so the advisory lock is what keeps them apart. Embedded
     // PGlite has one session, so its single pooled connection serialises them instead.
     const pools =
-      db.kind === 'server' ? [db.pool, await db.newPool(2), await db.newPool(2)] : [db.pool, db.pool];
+      db.database.kind === 'server'
+        ? [db.pool, await db.database.newPool(2), await db.database.newPool(2)]
+        : [db.pool, db.pool];
     const results = await Promise.all(pools.map((pool) => migrate(pool, options)));
     expect(results.flat().sort((a, b) => a - b)).toEqual(shippedVersions);
     expect(results.filter((r) => r.length > 0)).toHaveLength(1);
@@ -149,13 +139,13 @@ describe(`two migrators at once on a fresh ${testKind} database`, () => {
   it('says it waits while another process holds the migration lock, then migrates', async () => {
     const dir = tempDir({ '0099_after_wait.sql': 'CREATE TABLE after_wait (id int);' }, true);
     const lines: string[] = [];
-    if (db.kind === 'embedded') {
+    if (db.database.kind === 'embedded') {
       // One session: there is no other process to wait for.
       expect(await migrate(db.pool, { ...options, dir, log: (l) => lines.push(l) })).toEqual([99]);
       expect(lines).toEqual(['applied migration 0099_after_wait']);
       return;
     }
-    const holder = await (await db.newPool(1)).connect();
+    const holder = await (await db.database.newPool(1)).connect();
     await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     let announced!: () => void;
     const waiting = new Promise<void>((resolve) => (announced = resolve));
@@ -180,13 +170,7 @@ describe(`two migrators at once on a fresh ${testKind} database`, () => {
 });
 
 describe(`hand-written migrations on a fresh ${testKind} database`, () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = useTestDatabase({ migrate: false });
 
   const first = { '0001_first.sql': 'CREATE TABLE first_table (id int PRIMARY KEY, note text);' };
 

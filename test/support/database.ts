@@ -4,6 +4,7 @@
 // the embedded default is never mistaken for a server run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { type AnimusConfig, resolveConfig } from '../../src/config/index.js';
 import { type EmbeddedPostgres, startEmbedded } from '../../src/db/embedded.js';
 import { migrate, type PgmqMode } from '../../src/db/migrate.js';
@@ -130,6 +131,36 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
       for (const p of extraPools) await p.end().catch(() => {});
       await handle.pool.end();
       await dropEverything();
+    },
+  };
+}
+
+/**
+ * A database for the test file or `describe` block it is called in (see {@link createTestDatabase}):
+ * created before its tests, closed after them. Read `pool` (or `database`) inside tests: they
+ * exist once `beforeAll` has run.
+ */
+export function useTestDatabase(options: TestDatabaseOptions = {}): {
+  readonly pool: pg.Pool;
+  readonly database: TestDatabase;
+} {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(options);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  const created = (): TestDatabase => {
+    if (db === undefined) throw new Error('the test database is created in beforeAll');
+    return db;
+  };
+  return {
+    get pool() {
+      return created().pool;
+    },
+    get database() {
+      return created();
     },
   };
 }
