@@ -4,11 +4,11 @@
 // the embedded default is never mistaken for a server run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
 import { type AnimusConfig, resolveConfig } from '../../src/config/index.js';
 import { type EmbeddedPostgres, startEmbedded } from '../../src/db/embedded.js';
 import { migrate, type PgmqMode } from '../../src/db/migrate.js';
 import { openPool } from '../../src/db/pool.js';
+import { beforeAllResource } from './lifecycle.js';
 
 /** The server URL tests run against, or undefined for embedded. */
 export const serverUrl: string | undefined = process.env.ANIMUS_TEST_DATABASE_URL || undefined;
@@ -144,23 +144,13 @@ export function useTestDatabase(options: TestDatabaseOptions = {}): {
   readonly pool: pg.Pool;
   readonly database: TestDatabase;
 } {
-  let db: TestDatabase | undefined;
-  beforeAll(async () => {
-    db = await createTestDatabase(options);
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
-  const created = (): TestDatabase => {
-    if (db === undefined) throw new Error('the test database is created in beforeAll');
-    return db;
-  };
+  const database = beforeAllResource('the test database', () => createTestDatabase(options));
   return {
     get pool() {
-      return created().pool;
+      return database().pool;
     },
     get database() {
-      return created();
+      return database();
     },
   };
 }

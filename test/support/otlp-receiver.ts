@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import { afterAll, beforeAll } from 'vitest';
+import { beforeAllResource } from './lifecycle.js';
 
 /** One request the receiver got. */
 export interface ReceivedExport {
@@ -59,21 +59,13 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
  * and `received` inside tests (they exist once `beforeAll` has run).
  */
 export function useOtlpReceiver(): { readonly endpoint: string; readonly received: ReceivedExport[] } {
-  let receiver: OtlpReceiver | undefined;
-  beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-  });
-  afterAll(() => receiver?.close());
-  const started = (): OtlpReceiver => {
-    if (receiver === undefined) throw new Error('the OTLP receiver starts in beforeAll');
-    return receiver;
-  };
+  const receiver = beforeAllResource('the OTLP receiver', startOtlpReceiver);
   return {
     get endpoint() {
-      return started().endpoint;
+      return receiver().endpoint;
     },
     get received() {
-      return started().received;
+      return receiver().received;
     },
   };
 }
