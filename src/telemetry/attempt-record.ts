@@ -107,6 +107,11 @@ export interface EndedAttempt {
    * propagator would leave it), and `traceparent` is not read.
    */
   rootTraceId: string;
+  /**
+   * Whether `traceparent`'s ids have not been checked yet (only its form was, and `rootTraceId`
+   * is ''): a record checks the digits it wrote and is not written when they are not valid.
+   */
+  idsUnchecked: boolean;
   /** The span id in hex; '' in a record's values when it is given as two words instead. */
   spanId: string;
   /** The span id's high and low 32 bits, for a record (read when `spanId` is ''). */
@@ -178,6 +183,8 @@ export class RecordBuffer {
   /** The same bytes, for the numbers (cheaper per call than Buffer's write methods). */
   #view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
   #length = 0;
+  /** Where the last record written starts. */
+  #last = 0;
   /** Records written since the buffer was made or last emptied. */
   count = 0;
 
@@ -259,10 +266,48 @@ export class RecordBuffer {
     view.setUint16(at + LENGTHS_AT + 2, l1, true);
     view.setUint16(at + LENGTHS_AT + 4, l2, true);
     view.setUint16(at + LENGTHS_AT + 6, l3, true);
+    this.#last = at;
     this.#length = at + RECORD_FIXED + n;
     this.count++;
     return true;
   }
+
+  /**
+   * Whether the last record's traceparent has valid ids: 55 bytes whose trace id (32 digits) and
+   * parent span id (16) are lowercase hex, neither all zeros, as the W3C propagator requires
+   * (its form was checked as its attempt began). Read from the bytes just written: cheaper than
+   * from the string.
+   */
+  lastIdsValid(): boolean {
+    const at = this.#last;
+    if (this.#view.getUint16(at + LENGTHS_AT, true) !== 55) return false;
+    const bytes = this.#bytes;
+    const p = at + RECORD_FIXED;
+    return nonZeroHexBytes(bytes, p + 3, p + 35) && nonZeroHexBytes(bytes, p + 36, p + 52);
+  }
+
+  /** Takes back the last record written (once, right after it). */
+  dropLast(): void {
+    this.#length = this.#last;
+    this.count--;
+  }
+}
+
+/** 1 for the bytes of lowercase hex digits, 0 for the others. */
+const LOWER_HEX_BYTES = Uint8Array.from({ length: 256 }, (_, c) =>
+  (c >= 48 && c <= 57) || (c >= 97 && c <= 102) ? 1 : 0,
+);
+
+/** Whether `bytes[from, to)` are lowercase hex digits, not all zeros ('0' is 48). */
+function nonZeroHexBytes(bytes: Uint8Array, from: number, to: number): boolean {
+  let hex = 1;
+  let bits = 0;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    hex &= LOWER_HEX_BYTES[c]!;
+    bits |= c ^ 48;
+  }
+  return hex === 1 && bits !== 0;
 }
 
 /** A span id's 16 hex digits as its high and low 32 bits; undefined when they are not hex. */
@@ -343,9 +388,16 @@ export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: End
   if (baseId === 0 || firstId === 0 || lastId === 0) return false;
   // The export thread writes the attempt as a varint (RecordEncoder): a whole number, not negative.
   if (!Number.isSafeInteger(a.attempt) || a.attempt < 0) return false;
-  if (a.spanId === '') return out.write(baseId, firstId, lastId, a, a.spanIdHi, a.spanIdLo);
-  const words = idWords(a.spanId);
-  return words !== undefined && out.write(baseId, firstId, lastId, a, words[0], words[1]);
+  let written: boolean;
+  if (a.spanId === '') written = out.write(baseId, firstId, lastId, a, a.spanIdHi, a.spanIdLo);
+  else {
+    const words = idWords(a.spanId);
+    written = words !== undefined && out.write(baseId, firstId, lastId, a, words[0], words[1]);
+  }
+  if (!written || !a.idsUnchecked || out.lastIdsValid()) return written;
+  // Ids that are not valid: the attempt is a root span, which is not a record.
+  out.dropLast();
+  return false;
 }
 
 /**

@@ -38,6 +38,7 @@ import type { ClaimedItemLike } from './hooks.js';
 const ENDED: EndedAttempt = {
   traceparent: '',
   rootTraceId: '',
+  idsUnchecked: false,
   spanId: '',
   spanIdHi: 0,
   spanIdLo: 0,
@@ -341,7 +342,10 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
   #ended(hex: boolean): EndedAttempt {
     const a = ENDED;
     a.traceparent = this.#traceparent;
-    a.rootTraceId = this.#checkIds();
+    // A record checks unchecked ids itself, from its bytes (see `writeRecord`).
+    const unchecked = !hex && this.#rootTraceId === undefined;
+    a.rootTraceId = unchecked ? '' : this.#checkIds();
+    a.idsUnchecked = unchecked;
     if (hex) a.spanId = this.#ownSpanId();
     else {
       this.#makeId();
@@ -374,7 +378,11 @@ export class LazyAttemptSpan implements Span, Context, EncodableSpan {
    * false when it cannot be a record (then it is encoded here, through `fillFields`).
    */
   writeRecord(out: RecordBuffer, table: RecordTable): boolean {
-    return writeAttemptRecord(out, table, this.#ended(false));
+    const a = this.#ended(false);
+    const written = writeAttemptRecord(out, table, a);
+    // Written with unchecked ids: the record found them valid.
+    if (written && a.idsUnchecked) this.#rootTraceId = '';
+    return written;
   }
 }
 

@@ -159,6 +159,7 @@ function recordsAndMain(
     const ended: EndedAttempt = {
       traceparent,
       rootTraceId: '',
+      idsUnchecked: false,
       spanId: id.toString(16).padStart(16, '0'),
       spanIdHi: Number(id >> 32n),
       spanIdLo: Number(id & 0xffffffffn),
@@ -318,6 +319,7 @@ describe('attempt records', () => {
     const ended: EndedAttempt = {
       traceparent: TRACEPARENT,
       rootTraceId: '',
+      idsUnchecked: false,
       spanId: '00f067aa0ba902b7',
       spanIdHi: 0,
       spanIdLo: 0,
@@ -341,6 +343,57 @@ describe('attempt records', () => {
     expect([records.length, records.count]).toEqual([one, 1]);
     expect(writeAttemptRecord(records, table, ended)).toBe(true);
     expect([records.length, records.count]).toEqual([2 * one, 2]);
+  });
+
+  it('with ids not checked yet, check them from the bytes written: valid ones stay, others are taken back', () => {
+    const table = new RecordTable();
+    const records = new RecordBuffer();
+    const ended: EndedAttempt = {
+      traceparent: TRACEPARENT,
+      rootTraceId: '',
+      idsUnchecked: true,
+      spanId: '',
+      spanIdHi: 0x00f067aa,
+      spanIdLo: 0x0ba902b8,
+      start: 1,
+      end: 2,
+      base: baseAttrs('process', 'q1', 't1'),
+      workId: 'w',
+      attempt: 1,
+      messageId: '1',
+      outcome: 'completed',
+      firstEvent: eventAttrs('queued', 'running'),
+      lastEvent: eventAttrs('running', 'completed'),
+    };
+    expect(writeAttemptRecord(records, table, ended)).toBe(true);
+    const one = records.length;
+    const ids = TRACEPARENT.slice(3, 52);
+    const withIds = (s: string) => `00-${s}-01`;
+    const bad = [
+      withIds(ids.toUpperCase()), // upper-case digits
+      withIds(`${'0'.repeat(32)}${ids.slice(32)}`), // an all-zero trace id
+      withIds(`${ids.slice(0, 33)}${'0'.repeat(16)}`), // an all-zero parent span id
+      withIds(`${ids.slice(0, 31)}g${ids.slice(32)}`), // not hex
+      withIds(`${ids.slice(0, 31)}é${ids.slice(32)}`), // not ASCII: 56 bytes
+      withIds(`${ids.slice(0, 40)}\u0130${ids.slice(41)}`), // İ, whose code unit's low byte is '0'
+    ];
+    for (const traceparent of bad) {
+      expect(traceparent).toHaveLength(55);
+      expect(writeAttemptRecord(records, table, { ...ended, traceparent }), traceparent).toBe(false);
+      expect([records.length, records.count]).toEqual([one, 1]);
+    }
+    // Checked already: written as they are (the caller checked them).
+    expect(writeAttemptRecord(records, table, { ...ended, idsUnchecked: false })).toBe(true);
+    expect(writeAttemptRecord(records, table, ended)).toBe(true);
+    expect([records.length, records.count]).toEqual([3 * one, 3]);
+    // The records are the ones written, in order: the encoder reads all three.
+    const encoder = new RecordEncoder();
+    encoder.define(cloned(table.takeDefinitions()));
+    const sink = { resource: { attributes: {} }, scope: { name: 'animus' } };
+    const spans = protobufSpans(Buffer.from(encoder.encode(recordsOnly(sink, records.take(), 3))));
+    expect(spans.map((s) => [s.traceId, s.parentSpanId, s.spanId])).toEqual(
+      Array(3).fill([TRACEPARENT.slice(3, 35), TRACEPARENT.slice(36, 52), '00f067aa0ba902b8']),
+    );
   });
 
   it('keep their place among spans encoded on the main thread', async () => {

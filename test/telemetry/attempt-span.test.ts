@@ -248,6 +248,7 @@ describe('lazy attempts', () => {
       `00-${zeros}-${PARENT.spanId}-01`, // an all-zero trace id
       `00-${PARENT.traceId}-${'0'.repeat(16)}-01`, // an all-zero parent span id
       `00-${PARENT.traceId.slice(0, 31)}g-${PARENT.spanId}-01`, // not hex
+      `00-${PARENT.traceId.slice(0, 31)}é-${PARENT.spanId}-01`, // not ASCII
     ];
     const table = new RecordTable();
     const records = new RecordBuffer();
