@@ -208,7 +208,6 @@ function renderOnly(): void {
 }
 
 /** ANIMUS_BENCH_ONLY=tracing: the new tracing rows go into the saved results (unless quick). */
-const mean = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10;
 
 function writeTracingOnly(tracing: TracingResult | undefined, tracingError: string | undefined): void {
   if (process.env.ANIMUS_BENCH_TRACING_ROWS) {
@@ -221,10 +220,9 @@ function writeTracingOnly(tracing: TracingResult | undefined, tracingError: stri
       pairs: r.pairLossPercent,
       median: r.medianPairLossPercent,
       mainCpuUsPerItem: `${String(r.offMainCpuUsPerItem)} -> ${String(r.onMainCpuUsPerItem)}`,
-      processingMainCpuUsPerItem: `${mean(r.off.map((x) => x.processingMainCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMainCpuUsPerItem ?? NaN))}`,
-      processingProcessCpuUsPerItem: `${mean(r.off.map((x) => x.processingProcessCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingProcessCpuUsPerItem ?? NaN))}`,
-      processingReceiverCpuUsPerItem: `${mean(r.off.map((x) => x.processingReceiverCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingReceiverCpuUsPerItem ?? NaN))}`,
-      processingMachineCpuUsPerItem: `${mean(r.off.map((x) => x.processingMachineCpuUsPerItem ?? NaN))} -> ${mean(r.on.map((x) => x.processingMachineCpuUsPerItem ?? NaN))}`,
+      processingCpuUsPerItem: Object.fromEntries(
+        Object.entries(r.processingCpuUsPerItem ?? {}).map(([part, v]) => [part, `${v.off} -> ${v.on}`]),
+      ),
     }));
     process.stdout.write(`${JSON.stringify({ tracingError, exporter: tracing?.exporter, rows }, null, 2)}\n`);
     return;

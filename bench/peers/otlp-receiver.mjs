@@ -11,48 +11,53 @@ import { createInterface } from 'node:readline';
 
 const stats = { requests: 0, bytes: 0, spans: 0, traceBytes: 0, byPath: {}, contentTypes: {} };
 
-/** Reads a protobuf varint at `pos`; returns [value, next position]. */
+/** Where the last `varint` call ended (a module variable: no array per field). */
+let end = 0;
+
+/** Reads a protobuf varint at `pos`; returns its value (where it ends is `end`). */
 function varint(buf, pos) {
   let value = 0;
-  let shift = 0;
+  let scale = 1;
   for (;;) {
     const b = buf[pos++];
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [value, pos];
-    shift += 7;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      end = pos;
+      return value;
+    }
+    scale *= 128;
   }
 }
 
-/** Calls `fn(start, end)` for each length-delimited field `field` in buf[from, to). */
-function eachField(buf, from, to, field, fn) {
+/**
+ * Counts the length-delimited fields `field` in buf[from, to); with `inner`, counts instead the
+ * fields `inner.field` inside each of them (recursively).
+ */
+function countFields(buf, from, to, field, inner) {
+  let n = 0;
   let pos = from;
   while (pos < to) {
-    const [key, p] = varint(buf, pos);
-    pos = p;
+    const key = varint(buf, pos);
+    pos = end;
     const wire = key & 7;
-    if (wire === 0) pos = varint(buf, pos)[1];
-    else if (wire === 1) pos += 8;
+    if (wire === 0) {
+      varint(buf, pos);
+      pos = end;
+    } else if (wire === 1) pos += 8;
     else if (wire === 5) pos += 4;
     else if (wire === 2) {
-      const [len, q] = varint(buf, pos);
-      if (key >>> 3 === field) fn(q, q + len);
-      pos = q + len;
-    } else return; // groups are not used by OTLP
+      const len = varint(buf, pos);
+      const start = end;
+      pos = start + len;
+      if (key >>> 3 === field) n += inner === undefined ? 1 : countFields(buf, start, pos, inner.field, inner.inner);
+    } else return n; // groups are not used by OTLP
   }
+  return n;
 }
 
 /** Spans in an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
-function protobufSpans(buf) {
-  let n = 0;
-  eachField(buf, 0, buf.length, 1, (a, b) =>
-    eachField(buf, a, b, 2, (c, d) =>
-      eachField(buf, c, d, 2, () => {
-        n++;
-      }),
-    ),
-  );
-  return n;
-}
+const SPANS_PATH = { field: 2, inner: { field: 2 } };
+const protobufSpans = (buf) => countFields(buf, 0, buf.length, 1, SPANS_PATH);
 
 /** Spans in OTLP/JSON: every "spanId" but those inside links (links carry one each too). */
 function jsonSpans(text) {

@@ -192,6 +192,33 @@ export function renderReport(
           `${r.onProcessingMainCpuUsPerItem === undefined ? '—' : `${r.offProcessingMainCpuUsPerItem} → ${r.onProcessingMainCpuUsPerItem} µs`} |`,
       );
     }
+    const parts = Object.entries(tracing.rows).filter(([, r]) => r.processingCpuUsPerItem !== undefined);
+    if (parts.length > 0) {
+      const names: Array<[string, string]> = [
+        ['main', 'main thread'],
+        ['process', 'whole process'],
+        ['receiver', 'receiver'],
+        ['postgres', 'Postgres'],
+        ['softirq', 'soft interrupts'],
+        ['machine', 'whole machine'],
+      ];
+      out.push(
+        '',
+        "Processing rows' CPU per item from the end of the prefill, by where it ran (off → on; threads' " +
+          'and processes\' run time from /proc schedstat, soft interrupts and the whole machine from /proc/stat):',
+        '',
+        `| row | ${names.map(([, n]) => n).join(' | ')} |`,
+        `|---|${names.map(() => '---:').join('|')}|`,
+      );
+      for (const [row, r] of parts) {
+        const p = r.processingCpuUsPerItem as Record<string, { off: number; on: number } | undefined>;
+        out.push(
+          `| ${row} | ${names
+            .map(([k]) => (p[k] === undefined ? '—' : `${p[k].off} → ${p[k].on} µs`))
+            .join(' | ')} |`,
+        );
+      }
+    }
     const rx = tracing.receiver;
     out.push(
       '',

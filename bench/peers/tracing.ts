@@ -3,7 +3,7 @@
 // same machine load. The receiver (otlp-receiver.mjs) runs in its own process, as a collector
 // would, and only counts requests, bytes and spans.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,7 +47,7 @@ export async function startReceiver(): Promise<{
   const { url } = JSON.parse(await next()) as { url: string };
   return {
     url,
-    cpuUs: () => (child.pid === undefined ? undefined : taskCpuUs(`/proc/${String(child.pid)}/stat`)),
+    cpuUs: () => (child.pid === undefined ? undefined : taskCpuUs(`/proc/${String(child.pid)}`)),
     async stats() {
       const line = next();
       child.stdin.write('stats\n');
@@ -92,6 +92,10 @@ export type TracingRun = RowResult & {
   processingMachineCpuUsPerItem?: number;
   /** The same for the OTLP receiver's process (the stand-in for a collector). */
   processingReceiverCpuUsPerItem?: number;
+  /** The same for every Postgres process on the machine (backends and background workers). */
+  processingPostgresCpuUsPerItem?: number;
+  /** The machine's time in soft interrupts (loopback TCP among them), counted in no process. */
+  processingSoftirqUsPerItem?: number;
 };
 
 /** Busy CPU time of the whole machine in µs from /proc/stat (all cores), or undefined. */
@@ -111,16 +115,49 @@ function machineBusyUs(): number | undefined {
   }
 }
 
+/** Time of the whole machine in soft interrupts in µs from /proc/stat, or undefined. */
+function machineSoftirqUs(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    return Number(cpu[7]) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU time of this process (all threads) in µs. */
 const processCpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
 
-/** User + system CPU time in µs of the process or thread whose /proc stat file is `path`. */
-function taskCpuUs(path: string): number | undefined {
+/**
+ * CPU time in µs of the process or thread whose /proc directory is `dir` (Linux), or undefined:
+ * the time its threads ran, from their schedstat files (nanoseconds: a run of a processing row
+ * is a few hundred ms, in which stat's 10 ms ticks are 0.5 µs an item), else from its stat file.
+ */
+function taskCpuUs(dir: string): number | undefined {
   try {
-    const stat = readFileSync(path, 'utf8');
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`${dir}/task`).map((t) => `${dir}/task/${t}`);
+    } catch {
+      tasks = [dir]; // a thread's own directory has no task list
+    }
+    let ns = 0;
+    for (const task of tasks) {
+      try {
+        ns += Number(readFileSync(`${task}/schedstat`, 'utf8').split(' ', 1)[0]);
+      } catch {
+        // A thread that ended meanwhile.
+      }
+    }
+    if (Number.isFinite(ns) && ns > 0) return ns / 1000;
+  } catch {
+    // No schedstat here: stat's ticks below.
+  }
+  try {
+    const stat = readFileSync(`${dir}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10_000;
   } catch {
@@ -128,8 +165,28 @@ function taskCpuUs(path: string): number | undefined {
   }
 }
 
-/** CPU time of the main thread in µs from /proc (clock ticks of 10 ms), or undefined. */
-const mainThreadCpuUs = (): number | undefined => taskCpuUs(`/proc/self/task/${String(process.pid)}/stat`);
+/** CPU time of the main thread in µs (see {@link taskCpuUs}), or undefined. */
+const mainThreadCpuUs = (): number | undefined => taskCpuUs(`/proc/self/task/${String(process.pid)}`);
+
+/** CPU time in µs of every process named `postgres` on the machine (Linux), or undefined. */
+function postgresCpuUs(): number | undefined {
+  try {
+    let total = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let comm: string;
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8');
+      } catch {
+        continue; // ended meanwhile
+      }
+      if (comm.trim() === 'postgres') total += taskCpuUs(`/proc/${pid}`) ?? 0;
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Per row: the off and on runs and the loss of throughput with tracing on. */
 export interface TracingResult {
@@ -164,8 +221,42 @@ export interface TracingResult {
       /** Main thread from the end of a processing row's prefill (its processing alone). */
       offProcessingMainCpuUsPerItem?: number;
       onProcessingMainCpuUsPerItem?: number;
+      /**
+       * A processing row's CPU per item from the end of its prefill, by where it ran (means of
+       * the runs, off and on; a part no run measured is left out): the main thread, the whole
+       * process, the receiver, Postgres, soft interrupts and the whole machine.
+       */
+      processingCpuUsPerItem?: Partial<Record<ProcessingPart, { off: number; on: number }>>;
     }
   >;
+}
+
+/** Where a processing row's CPU is counted (see `TracingResult.rows[…].processingCpuUsPerItem`). */
+export type ProcessingPart = 'main' | 'process' | 'receiver' | 'postgres' | 'softirq' | 'machine';
+
+const PROCESSING_FIELDS: Record<ProcessingPart, keyof TracingRun> = {
+  main: 'processingMainCpuUsPerItem',
+  process: 'processingProcessCpuUsPerItem',
+  receiver: 'processingReceiverCpuUsPerItem',
+  postgres: 'processingPostgresCpuUsPerItem',
+  softirq: 'processingSoftirqUsPerItem',
+  machine: 'processingMachineCpuUsPerItem',
+};
+
+/** The means of the parts every run of both sides measured. */
+function processingParts(
+  off: TracingRun[],
+  on: TracingRun[],
+): Partial<Record<ProcessingPart, { off: number; on: number }>> | undefined {
+  const parts: Partial<Record<ProcessingPart, { off: number; on: number }>> = {};
+  for (const [part, field] of Object.entries(PROCESSING_FIELDS) as Array<[ProcessingPart, keyof TracingRun]>) {
+    const values = (runs: TracingRun[]) => runs.map((r) => r[field]).filter((v) => typeof v === 'number');
+    const a = values(off);
+    const b = values(on);
+    if (a.length === off.length && b.length === on.length && a.length > 0 && b.length > 0)
+      parts[part] = { off: round1(mean(a)), on: round1(mean(b)) };
+  }
+  return Object.keys(parts).length === 0 ? undefined : parts;
 }
 
 /** Options of {@link runTracingRows}. */
@@ -270,6 +361,8 @@ export async function runTracingRows(
     let phaseProcess0 = 0;
     let phaseMachine0: number | undefined;
     let phaseReceiver0: number | undefined;
+    let phasePostgres0: number | undefined;
+    let phaseSoftirq0: number | undefined;
     const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, async () => {
       await telemetry.forceFlush();
       await freshTable();
@@ -277,6 +370,8 @@ export async function runTracingRows(
       phaseProcess0 = processCpuUs();
       phaseMachine0 = machineBusyUs();
       phaseReceiver0 = receiver.cpuUs();
+      phasePostgres0 = postgresCpuUs();
+      phaseSoftirq0 = machineSoftirqUs();
     });
     if (row === 'submit') await freshTable();
     const main0 = mainThreadCpuUs();
@@ -287,6 +382,8 @@ export async function runTracingRows(
     const process1 = processCpuUs();
     const machine1 = machineBusyUs();
     const receiver1 = receiver.cpuUs();
+    const postgres1 = postgresCpuUs();
+    const softirq1 = machineSoftirqUs();
     // The queue goes once measured: its table's dead rows would wait for autovacuum (landing in
     // some later run), and every metrics collection's pgmq.metrics_all() would scan them.
     await on.pool.query('SELECT pgmq.drop_queue($1)', [queue]);
@@ -313,6 +410,12 @@ export async function runTracingRows(
       ...(phaseReceiver0 === undefined || receiver1 === undefined
         ? {}
         : { processingReceiverCpuUsPerItem: round1((receiver1 - phaseReceiver0) / items) }),
+      ...(phasePostgres0 === undefined || postgres1 === undefined
+        ? {}
+        : { processingPostgresCpuUsPerItem: round1((postgres1 - phasePostgres0) / items) }),
+      ...(phaseSoftirq0 === undefined || softirq1 === undefined
+        ? {}
+        : { processingSoftirqUsPerItem: round1((softirq1 - phaseSoftirq0) / items) }),
     };
   };
   try {
@@ -373,6 +476,7 @@ export async function runTracingRows(
               offProcessingMainCpuUsPerItem: round1(mean(r.off.map((x) => x.processingMainCpuUsPerItem!))),
               onProcessingMainCpuUsPerItem: round1(mean(r.on.map((x) => x.processingMainCpuUsPerItem!))),
             }),
+        ...(row === 'submit' ? {} : { processingCpuUsPerItem: processingParts(r.off, r.on) }),
       };
     }
     contextFor('on');
