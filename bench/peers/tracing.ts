@@ -168,19 +168,27 @@ function taskCpuUs(dir: string): number | undefined {
 /** CPU time of the main thread in µs (see {@link taskCpuUs}), or undefined. */
 const mainThreadCpuUs = (): number | undefined => taskCpuUs(`/proc/self/task/${String(process.pid)}`);
 
-/** CPU time in µs of every process named `postgres` on the machine (Linux), or undefined. */
+/**
+ * CPU time in µs of every process named `postgres` on the machine (Linux), or undefined: the
+ * running ones' (see {@link taskCpuUs}) and, through the postmaster's times of its waited-for
+ * children (stat's 10 ms ticks), the ones that have ended (a backend whose connection closed
+ * between two readings would otherwise take its time out of the sum).
+ */
 function postgresCpuUs(): number | undefined {
   try {
     let total = 0;
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
-      let comm: string;
+      let stat: string;
       try {
-        comm = readFileSync(`/proc/${pid}/comm`, 'utf8');
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       } catch {
         continue; // ended meanwhile
       }
-      if (comm.trim() === 'postgres') total += taskCpuUs(`/proc/${pid}`) ?? 0;
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      total += (taskCpuUs(`/proc/${pid}`) ?? 0) + (Number(fields[13]) + Number(fields[14])) * 10_000;
     }
     return total;
   } catch {
