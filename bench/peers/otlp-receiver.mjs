@@ -49,7 +49,8 @@ function countFields(buf, from, to, field, inner) {
       const len = varint(buf, pos);
       const start = end;
       pos = start + len;
-      if (key >>> 3 === field) n += inner === undefined ? 1 : countFields(buf, start, pos, inner.field, inner.inner);
+      if (key >>> 3 === field)
+        n += inner === undefined ? 1 : countFields(buf, start, pos, inner.field, inner.inner);
     } else return n; // groups are not used by OTLP
   }
   return n;

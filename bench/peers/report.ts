@@ -205,7 +205,7 @@ export function renderReport(
       out.push(
         '',
         "Processing rows' CPU per item from the end of the prefill, by where it ran (off → on; threads' " +
-          'and processes\' run time from /proc schedstat, soft interrupts and the whole machine from /proc/stat):',
+          "and processes' run time from /proc schedstat, soft interrupts and the whole machine from /proc/stat):",
         '',
         `| row | ${names.map(([, n]) => n).join(' | ')} |`,
         `|---|${names.map(() => '---:').join('|')}|`,

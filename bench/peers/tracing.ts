@@ -257,7 +257,9 @@ function processingParts(
   on: TracingRun[],
 ): Partial<Record<ProcessingPart, { off: number; on: number }>> | undefined {
   const parts: Partial<Record<ProcessingPart, { off: number; on: number }>> = {};
-  for (const [part, field] of Object.entries(PROCESSING_FIELDS) as Array<[ProcessingPart, keyof TracingRun]>) {
+  for (const [part, field] of Object.entries(PROCESSING_FIELDS) as Array<
+    [ProcessingPart, keyof TracingRun]
+  >) {
     const values = (runs: TracingRun[]) => runs.map((r) => r[field]).filter((v) => typeof v === 'number');
     const a = values(off);
     const b = values(on);
@@ -366,7 +368,7 @@ export async function runTracingRows(
     // are the submit rows' cost, not the processing row's.
     // A processing row's main-thread CPU is also read from the end of its prefill on.
     let phaseMain0: number | undefined;
-    let phaseProcess0 = 0;
+    let phaseProcess0: number | undefined;
     let phaseMachine0: number | undefined;
     let phaseReceiver0: number | undefined;
     let phasePostgres0: number | undefined;
@@ -399,31 +401,24 @@ export async function runTracingRows(
     const { items, spans } = itemsOf(row, c);
     if (side === 'on') spansExpected += spans;
     const cpuMs = (cpu.user + cpu.system) / 1000;
+    // Each measure per item between two readings, where both were made (a processing row's
+    // from the end of its prefill; none of those for the submit row).
+    const perItem: Partial<Record<keyof TracingRun, number>> = {};
+    const measure = (key: keyof TracingRun, from: number | undefined, to: number | undefined) => {
+      if (from !== undefined && to !== undefined) perItem[key] = round1((to - from) / items);
+    };
+    measure('mainCpuUsPerItem', main0, main1);
+    measure('processingMainCpuUsPerItem', phaseMain0, main1);
+    measure('processingProcessCpuUsPerItem', phaseProcess0, process1);
+    measure('processingMachineCpuUsPerItem', phaseMachine0, machine1);
+    measure('processingReceiverCpuUsPerItem', phaseReceiver0, receiver1);
+    measure('processingPostgresCpuUsPerItem', phasePostgres0, postgres1);
+    measure('processingSoftirqUsPerItem', phaseSoftirq0, softirq1);
     return {
       ...result,
       cpuMs: Math.round(cpuMs),
       cpuUsPerItem: round1((cpuMs * 1000) / items),
-      ...(main0 === undefined || main1 === undefined
-        ? {}
-        : { mainCpuUsPerItem: round1((main1 - main0) / items) }),
-      ...(phaseMain0 === undefined || main1 === undefined
-        ? {}
-        : {
-            processingMainCpuUsPerItem: round1((main1 - phaseMain0) / items),
-            processingProcessCpuUsPerItem: round1((process1 - phaseProcess0) / items),
-          }),
-      ...(phaseMachine0 === undefined || machine1 === undefined
-        ? {}
-        : { processingMachineCpuUsPerItem: round1((machine1 - phaseMachine0) / items) }),
-      ...(phaseReceiver0 === undefined || receiver1 === undefined
-        ? {}
-        : { processingReceiverCpuUsPerItem: round1((receiver1 - phaseReceiver0) / items) }),
-      ...(phasePostgres0 === undefined || postgres1 === undefined
-        ? {}
-        : { processingPostgresCpuUsPerItem: round1((postgres1 - phasePostgres0) / items) }),
-      ...(phaseSoftirq0 === undefined || softirq1 === undefined
-        ? {}
-        : { processingSoftirqUsPerItem: round1((softirq1 - phaseSoftirq0) / items) }),
+      ...perItem,
     };
   };
   try {

@@ -45,6 +45,28 @@ const TSX_API = import.meta.resolve('tsx/esm/api');
 const PARENT = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
 const TRACEPARENT = `00-${PARENT.traceId}-${PARENT.spanId}-01`;
 
+/** One ended attempt of queue q1, its span id given as hex (`overrides` replace fields). */
+function oneAttempt(overrides: Partial<EndedAttempt> = {}): EndedAttempt {
+  return {
+    traceparent: TRACEPARENT,
+    rootTraceId: '',
+    idsUnchecked: false,
+    spanId: '00f067aa0ba902b7',
+    spanIdHi: 0,
+    spanIdLo: 0,
+    start: 1,
+    end: 2,
+    base: baseAttrs('process', 'q1', 't1'),
+    workId: 'w',
+    attempt: 1,
+    messageId: '1',
+    outcome: 'completed',
+    firstEvent: eventAttrs('queued', 'running'),
+    lastEvent: eventAttrs('running', 'completed'),
+    ...overrides,
+  };
+}
+
 function item(n: number, queue = 'rq'): ClaimedItemLike {
   return {
     id: `w-${String(n)}`,
@@ -316,23 +338,7 @@ describe('attempt records', () => {
   it('are not written when a string is longer than a record holds or the span id is not hex (the attempt is encoded here then)', () => {
     const table = new RecordTable();
     const records = new RecordBuffer();
-    const ended: EndedAttempt = {
-      traceparent: TRACEPARENT,
-      rootTraceId: '',
-      idsUnchecked: false,
-      spanId: '00f067aa0ba902b7',
-      spanIdHi: 0,
-      spanIdLo: 0,
-      start: 1,
-      end: 2,
-      base: baseAttrs('process', 'q1', 't1'),
-      workId: 'w',
-      attempt: 1,
-      messageId: '1',
-      outcome: 'completed',
-      firstEvent: eventAttrs('queued', 'running'),
-      lastEvent: eventAttrs('running', 'completed'),
-    };
+    const ended = oneAttempt();
     expect(writeAttemptRecord(records, table, ended)).toBe(true);
     const one = records.length;
     expect(writeAttemptRecord(records, table, { ...ended, workId: 'z'.repeat(70_000) })).toBe(false);
@@ -348,23 +354,7 @@ describe('attempt records', () => {
   it('with ids not checked yet, check them from the bytes written: valid ones stay, others are taken back', () => {
     const table = new RecordTable();
     const records = new RecordBuffer();
-    const ended: EndedAttempt = {
-      traceparent: TRACEPARENT,
-      rootTraceId: '',
-      idsUnchecked: true,
-      spanId: '',
-      spanIdHi: 0x00f067aa,
-      spanIdLo: 0x0ba902b8,
-      start: 1,
-      end: 2,
-      base: baseAttrs('process', 'q1', 't1'),
-      workId: 'w',
-      attempt: 1,
-      messageId: '1',
-      outcome: 'completed',
-      firstEvent: eventAttrs('queued', 'running'),
-      lastEvent: eventAttrs('running', 'completed'),
-    };
+    const ended = oneAttempt({ idsUnchecked: true, spanId: '', spanIdHi: 0x00f067aa, spanIdLo: 0x0ba902b8 });
     expect(writeAttemptRecord(records, table, ended)).toBe(true);
     const one = records.length;
     const ids = TRACEPARENT.slice(3, 52);
