@@ -275,8 +275,8 @@ export class RecordBuffer {
   /**
    * Whether the last record's traceparent has valid ids: 55 bytes whose trace id (32 digits) and
    * parent span id (16) are lowercase hex, neither all zeros, as the W3C propagator requires
-   * (its form was checked as its attempt began). Read from the bytes just written: cheaper than
-   * from the string.
+   * (its form was checked as its attempt began). Read from the bytes just written (call it right
+   * after the write): cheaper than from the string.
    */
   lastIdsValid(): boolean {
     const at = this.#last;
@@ -377,7 +377,8 @@ export class RecordTable {
 
 /**
  * Appends an ended attempt's record to `out`; false, with nothing appended, when the table is
- * full, a string is longer than a record holds, or the attempt is not a whole number ≥ 0.
+ * full, a string is longer than a record holds, the attempt is not a whole number ≥ 0, or its
+ * traceparent's ids, not checked yet (`idsUnchecked`), are not valid.
  */
 export function writeAttemptRecord(out: RecordBuffer, table: RecordTable, a: EndedAttempt): boolean {
   // A record's span is its traceparent's child (the thread reads the ids from its digits).
