@@ -208,7 +208,6 @@ function renderOnly(): void {
 }
 
 /** ANIMUS_BENCH_ONLY=tracing: the new tracing rows go into the saved results (unless quick). */
-
 function writeTracingOnly(tracing: TracingResult | undefined, tracingError: string | undefined): void {
   if (process.env.ANIMUS_BENCH_TRACING_ROWS) {
     // Some rows only (a development run): printed, not saved.

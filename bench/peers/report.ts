@@ -1,7 +1,7 @@
 // The queue benchmark's short report (bench/results/queue.md): one table of rows × systems with
 // the goal, whether animus met it and, where not, the reason measured for it.
 import type { RowName, RowResult } from './rows.mjs';
-import type { TracingResult } from './tracing.js';
+import type { ProcessingPart, TracingResult } from './tracing.js';
 
 /** One system's results as the report reads them. */
 export interface SystemResults {
@@ -183,18 +183,19 @@ export function renderReport(
     );
     for (const [row, r] of Object.entries(tracing.rows)) {
       const cpu = (v: number | undefined) => (v === undefined ? '—' : `${v} µs`);
+      const processingMain = r.processingCpuUsPerItem?.main;
       out.push(
         `| ${row} | ${fmt(r.offPerSecond, '/s')} | ${fmt(r.onPerSecond, '/s')} | ${r.lossPercent}% | ` +
           `${r.lossPercent < 10 ? 'yes' : 'no'} | ${(r.pairLossPercent ?? []).map((x) => `${x}%`).join(', ')}` +
           `${r.medianPairLossPercent === undefined ? '' : ` (${r.medianPairLossPercent}%)`} | ` +
           `${cpu(r.offCpuUsPerItem)} | ${cpu(r.onCpuUsPerItem)} | ` +
           `${r.onMainCpuUsPerItem === undefined ? '—' : `${r.offMainCpuUsPerItem} → ${r.onMainCpuUsPerItem} µs`} | ` +
-          `${r.onProcessingMainCpuUsPerItem === undefined ? '—' : `${r.offProcessingMainCpuUsPerItem} → ${r.onProcessingMainCpuUsPerItem} µs`} |`,
+          `${processingMain === undefined ? '—' : `${processingMain.off} → ${processingMain.on} µs`} |`,
       );
     }
     const parts = Object.entries(tracing.rows).filter(([, r]) => r.processingCpuUsPerItem !== undefined);
     if (parts.length > 0) {
-      const names: Array<[string, string]> = [
+      const names: Array<[ProcessingPart, string]> = [
         ['main', 'main thread'],
         ['process', 'whole process'],
         ['receiver', 'receiver'],
@@ -211,10 +212,13 @@ export function renderReport(
         `|---|${names.map(() => '---:').join('|')}|`,
       );
       for (const [row, r] of parts) {
-        const p = r.processingCpuUsPerItem as Record<string, { off: number; on: number } | undefined>;
+        const p = r.processingCpuUsPerItem ?? {};
         out.push(
           `| ${row} | ${names
-            .map(([k]) => (p[k] === undefined ? '—' : `${p[k].off} → ${p[k].on} µs`))
+            .map(([k]) => {
+              const v = p[k];
+              return v === undefined ? '—' : `${v.off} → ${v.on} µs`;
+            })
             .join(' | ')} |`,
         );
       }

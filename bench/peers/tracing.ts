@@ -98,8 +98,11 @@ export type TracingRun = RowResult & {
   processingSoftirqUsPerItem?: number;
 };
 
-/** Busy CPU time of the whole machine in µs from /proc/stat (all cores), or undefined. */
-function machineBusyUs(): number | undefined {
+/**
+ * The whole machine's busy time and its time in soft interrupts, in µs, from one read of
+ * /proc/stat (all cores), or undefined.
+ */
+function machineCpuUs(): { busy: number; softirq: number } | undefined {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8')
       .split('\n', 1)[0]!
@@ -109,17 +112,7 @@ function machineBusyUs(): number | undefined {
       .map(Number);
     // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
     const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
-    return busy * 10_000;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Time of the whole machine in soft interrupts in µs from /proc/stat, or undefined. */
-function machineSoftirqUs(): number | undefined {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
-    return Number(cpu[7]) * 10_000;
+    return { busy: busy * 10_000, softirq: cpu[6]! * 10_000 };
   } catch {
     return undefined;
   }
@@ -130,6 +123,21 @@ const processCpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
+
+/** The name and the fields after it of a /proc `stat` file (fields[11] is utime), or undefined. */
+function readStat(path: string): { comm: string; fields: string[] } | undefined {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const close = stat.lastIndexOf(')');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), fields: stat.slice(close + 2).split(' ') };
+  } catch {
+    return undefined; // not there, or ended meanwhile
+  }
+}
+
+/** Clock ticks (10 ms) of /proc stat fields as µs. */
+const ticksUs = (fields: string[], a: number, b: number): number =>
+  (Number(fields[a]) + Number(fields[b])) * 10_000;
 
 /**
  * CPU time in µs of the process or thread whose /proc directory is `dir` (Linux), or undefined:
@@ -156,13 +164,8 @@ function taskCpuUs(dir: string): number | undefined {
   } catch {
     // No schedstat here: stat's ticks below.
   }
-  try {
-    const stat = readFileSync(`${dir}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return undefined;
-  }
+  const stat = readStat(`${dir}/stat`);
+  return stat === undefined ? undefined : ticksUs(stat.fields, 11, 12);
 }
 
 /** CPU time of the main thread in µs (see {@link taskCpuUs}), or undefined. */
@@ -179,16 +182,10 @@ function postgresCpuUs(): number | undefined {
     let total = 0;
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue; // ended meanwhile
-      }
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-      const fields = stat.slice(close + 2).split(' ');
-      total += (taskCpuUs(`/proc/${pid}`) ?? 0) + (Number(fields[13]) + Number(fields[14])) * 10_000;
+      const stat = readStat(`/proc/${pid}/stat`);
+      if (stat?.comm !== 'postgres') continue;
+      // cutime and cstime (fields 13, 14): its ended children's.
+      total += (taskCpuUs(`/proc/${pid}`) ?? 0) + ticksUs(stat.fields, 13, 14);
     }
     return total;
   } catch {
@@ -226,9 +223,6 @@ export interface TracingResult {
       /** Main thread only (without the span export thread). */
       offMainCpuUsPerItem?: number;
       onMainCpuUsPerItem?: number;
-      /** Main thread from the end of a processing row's prefill (its processing alone). */
-      offProcessingMainCpuUsPerItem?: number;
-      onProcessingMainCpuUsPerItem?: number;
       /**
        * A processing row's CPU per item from the end of its prefill, by where it ran (means of
        * the runs, off and on; a part no run measured is left out): the main thread, the whole
@@ -369,19 +363,17 @@ export async function runTracingRows(
     // A processing row's main-thread CPU is also read from the end of its prefill on.
     let phaseMain0: number | undefined;
     let phaseProcess0: number | undefined;
-    let phaseMachine0: number | undefined;
+    let phaseMachine0: ReturnType<typeof machineCpuUs>;
     let phaseReceiver0: number | undefined;
     let phasePostgres0: number | undefined;
-    let phaseSoftirq0: number | undefined;
     const sys = animusSystem(side === 'on' ? on : off, `animus tracing ${side}`, async () => {
       await telemetry.forceFlush();
       await freshTable();
       phaseMain0 = mainThreadCpuUs();
       phaseProcess0 = processCpuUs();
-      phaseMachine0 = machineBusyUs();
+      phaseMachine0 = machineCpuUs();
       phaseReceiver0 = receiver.cpuUs();
       phasePostgres0 = postgresCpuUs();
-      phaseSoftirq0 = machineSoftirqUs();
     });
     if (row === 'submit') await freshTable();
     const main0 = mainThreadCpuUs();
@@ -390,10 +382,9 @@ export async function runTracingRows(
     const cpu = process.cpuUsage(cpu0);
     const main1 = mainThreadCpuUs();
     const process1 = processCpuUs();
-    const machine1 = machineBusyUs();
+    const machine1 = machineCpuUs();
     const receiver1 = receiver.cpuUs();
     const postgres1 = postgresCpuUs();
-    const softirq1 = machineSoftirqUs();
     // The queue goes once measured: its table's dead rows would wait for autovacuum (landing in
     // some later run), and every metrics collection's pgmq.metrics_all() would scan them.
     await on.pool.query('SELECT pgmq.drop_queue($1)', [queue]);
@@ -410,10 +401,10 @@ export async function runTracingRows(
     measure('mainCpuUsPerItem', main0, main1);
     measure('processingMainCpuUsPerItem', phaseMain0, main1);
     measure('processingProcessCpuUsPerItem', phaseProcess0, process1);
-    measure('processingMachineCpuUsPerItem', phaseMachine0, machine1);
+    measure('processingMachineCpuUsPerItem', phaseMachine0?.busy, machine1?.busy);
     measure('processingReceiverCpuUsPerItem', phaseReceiver0, receiver1);
     measure('processingPostgresCpuUsPerItem', phasePostgres0, postgres1);
-    measure('processingSoftirqUsPerItem', phaseSoftirq0, softirq1);
+    measure('processingSoftirqUsPerItem', phaseMachine0?.softirq, machine1?.softirq);
     return {
       ...result,
       cpuMs: Math.round(cpuMs),
@@ -471,13 +462,6 @@ export async function runTracingRows(
           : {
               offMainCpuUsPerItem: round1(mean(r.off.map((x) => x.mainCpuUsPerItem!))),
               onMainCpuUsPerItem: round1(mean(r.on.map((x) => x.mainCpuUsPerItem!))),
-            }),
-        ...(r.on.some((x) => x.processingMainCpuUsPerItem === undefined) ||
-        r.off.some((x) => x.processingMainCpuUsPerItem === undefined)
-          ? {}
-          : {
-              offProcessingMainCpuUsPerItem: round1(mean(r.off.map((x) => x.processingMainCpuUsPerItem!))),
-              onProcessingMainCpuUsPerItem: round1(mean(r.on.map((x) => x.processingMainCpuUsPerItem!))),
             }),
         ...(row === 'submit' ? {} : { processingCpuUsPerItem: processingParts(r.off, r.on) }),
       };
